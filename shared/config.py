@@ -1,0 +1,148 @@
+"""Every environment variable Readout reads, in one place.
+
+`load_settings()` is called once per process; everything else receives a `Settings`.
+The README's configuration table mirrors this module.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+def _api_keys(raw: str) -> dict[str, str]:
+    """Parse `name:key,name2:key2` into {key: name}."""
+    keys: dict[str, str] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, key = item.partition(":")
+        if not sep or not name.strip() or not key.strip():
+            raise ValueError("READOUT_API_KEYS must be comma-separated name:key pairs")
+        keys[key.strip()] = name.strip()
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Redis
+    redis_url: str | None = None  # REDIS_URL; None = start the embedded redis-server
+    cache_url: str | None = None  # READOUT_CACHE_URL; None = the queue's Redis
+    cache_ttl_s: int = 30 * 24 * 3600  # READOUT_CACHE_TTL
+    data_dir: Path = Path(".readout-data")  # READOUT_DATA_DIR (embedded Redis data + AOF)
+    # API
+    host: str = "127.0.0.1"  # READOUT_HOST
+    port: int = 8000  # READOUT_PORT
+    max_chars: int = 500_000  # READOUT_MAX_CHARS (characters after cleaning)
+    max_body_bytes: int = 4 * 1024 * 1024  # READOUT_MAX_BODY_BYTES
+    api_keys: dict[str, str] = field(default_factory=dict)  # READOUT_API_KEYS: {key: name}
+    allow_anonymous: bool = False  # READOUT_ALLOW_ANONYMOUS
+    quota_chars: int = 0  # READOUT_QUOTA_CHARS per key per calendar month; 0 = unlimited
+    rate_per_min: int = 0  # READOUT_RATE_PER_MIN jobs per key per minute; 0 = unlimited
+    price_per_million: float = 16.0  # READOUT_PRICE_PER_MILLION (USD per 1M provider chars)
+    # Chunking
+    chunk_target_chars: int = 2500  # READOUT_CHUNK_TARGET
+    chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
+    first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
+    # Workers and locks
+    worker_concurrency: int = 8  # READOUT_WORKER_CONCURRENCY
+    poll_delay_s: float = 0.05  # READOUT_POLL_DELAY (ARQ queue poll)
+    chunk_timeout_s: int = 60  # READOUT_CHUNK_TIMEOUT (one chunk job)
+    lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
+    wait_timeout_s: float = 120.0  # READOUT_WAIT_TIMEOUT (a waiter gives up after this)
+    # Engines
+    default_engine: str = "piper"  # READOUT_DEFAULT_ENGINE
+    piper_voice: str = ""  # READOUT_PIPER_VOICE: path to a Piper .onnx; "" = bundled joe
+    piper_processes: int = 1  # READOUT_PIPER_PROCESSES (Piper worker processes per worker)
+    fake_engine: bool = False  # READOUT_FAKE_ENGINE=1 registers the `fake` engine
+    fake_latency_ms: int = 200  # READOUT_FAKE_LATENCY_MS
+    fake_fail_rate: float = 0.0  # READOUT_FAKE_FAIL_RATE (fraction of calls throttled)
+    fake_fail_hard: bool = False  # READOUT_FAKE_FAIL_HARD=1: every call fails permanently
+    polly_region: str = ""  # READOUT_POLLY_REGION (else AWS_REGION / AWS_DEFAULT_REGION)
+    polly_endpoint_url: str | None = None  # READOUT_POLLY_ENDPOINT_URL (tests, VPC endpoints)
+    polly_variant: str = "neural"  # READOUT_POLLY_ENGINE: standard|neural|long-form|generative
+    polly_enabled: bool = False  # true when AWS credentials or an endpoint are configured
+    elevenlabs_api_key: str = ""  # ELEVENLABS_API_KEY
+    elevenlabs_url: str = "https://api.elevenlabs.io"  # READOUT_ELEVENLABS_URL
+    elevenlabs_model: str = "eleven_multilingual_v2"  # READOUT_ELEVENLABS_MODEL
+    provider_max_tries: int = 5  # READOUT_PROVIDER_MAX_TRIES (throttling / 5xx retries)
+    provider_backoff_base_s: float = 0.2  # READOUT_PROVIDER_BACKOFF (full-jitter base)
+    log_level: str = "INFO"  # READOUT_LOG_LEVEL
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    polly_region = (
+        env.get("READOUT_POLLY_REGION") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    )
+    polly_endpoint = env.get("READOUT_POLLY_ENDPOINT_URL") or None
+    polly_enabled = bool(polly_endpoint or env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"))
+    return Settings(
+        redis_url=env.get("REDIS_URL") or None,
+        cache_url=env.get("READOUT_CACHE_URL") or None,
+        cache_ttl_s=_int(env, "READOUT_CACHE_TTL", 30 * 24 * 3600),
+        data_dir=Path(env.get("READOUT_DATA_DIR") or ".readout-data"),
+        host=env.get("READOUT_HOST") or "127.0.0.1",
+        port=_int(env, "READOUT_PORT", 8000),
+        max_chars=_int(env, "READOUT_MAX_CHARS", 500_000),
+        max_body_bytes=_int(env, "READOUT_MAX_BODY_BYTES", 4 * 1024 * 1024),
+        api_keys=_api_keys(env.get("READOUT_API_KEYS", "")),
+        allow_anonymous=_bool(env, "READOUT_ALLOW_ANONYMOUS"),
+        quota_chars=_int(env, "READOUT_QUOTA_CHARS", 0),
+        rate_per_min=_int(env, "READOUT_RATE_PER_MIN", 0),
+        price_per_million=_float(env, "READOUT_PRICE_PER_MILLION", 16.0),
+        chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
+        chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
+        first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
+        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 8),
+        poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.05),
+        chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 60),
+        lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),
+        wait_timeout_s=_float(env, "READOUT_WAIT_TIMEOUT", 120.0),
+        default_engine=env.get("READOUT_DEFAULT_ENGINE") or "piper",
+        piper_voice=env.get("READOUT_PIPER_VOICE", ""),
+        piper_processes=_int(env, "READOUT_PIPER_PROCESSES", 1),
+        fake_engine=_bool(env, "READOUT_FAKE_ENGINE"),
+        fake_latency_ms=_int(env, "READOUT_FAKE_LATENCY_MS", 200),
+        fake_fail_rate=_float(env, "READOUT_FAKE_FAIL_RATE", 0.0),
+        fake_fail_hard=_bool(env, "READOUT_FAKE_FAIL_HARD"),
+        polly_region=polly_region or "us-east-1",
+        polly_endpoint_url=polly_endpoint,
+        polly_variant=env.get("READOUT_POLLY_ENGINE") or "neural",
+        polly_enabled=polly_enabled,
+        elevenlabs_api_key=env.get("ELEVENLABS_API_KEY", ""),
+        elevenlabs_url=env.get("READOUT_ELEVENLABS_URL") or "https://api.elevenlabs.io",
+        elevenlabs_model=env.get("READOUT_ELEVENLABS_MODEL") or "eleven_multilingual_v2",
+        provider_max_tries=_int(env, "READOUT_PROVIDER_MAX_TRIES", 5),
+        provider_backoff_base_s=_float(env, "READOUT_PROVIDER_BACKOFF", 0.2),
+        log_level=env.get("READOUT_LOG_LEVEL") or "INFO",
+    )

@@ -1,0 +1,84 @@
+"""The small interface every speech engine implements, and the errors engines raise."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+class EngineError(Exception):
+    """A provider call failed. `retryable` says whether trying again may succeed."""
+
+    def __init__(self, engine: str, message: str, *, retryable: bool = False, code: str = "provider_error"):
+        super().__init__(f"{engine}: {message}")
+        self.engine = engine
+        self.retryable = retryable
+        self.code = code
+
+
+class UnknownEngine(LookupError):
+    """No engine of that name is registered (or it is not configured)."""
+
+
+class UnknownVoice(LookupError):
+    """The engine has no voice of that name."""
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    """Everything that changes the audio of a chunk; the cache key hashes all of it.
+
+    `extra` holds engine-specific settings as sorted (name, value) pairs, e.g. an
+    ElevenLabs model id or the neighbouring text used for request stitching.
+    """
+
+    engine: str
+    engine_version: str
+    voice: str
+    variant: str = ""
+    region: str = ""
+    format: str = "mp3"
+    sample_rate: int = 22050
+    bitrate_kbps: int = 64
+    extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    name: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """One provider call's result: MP3 bytes and the characters the provider billed."""
+
+    audio: bytes
+    billed_chars: int
+
+
+class Engine(ABC):
+    """Turns one chunk of text (at most `max_chars` code points) into MP3 bytes.
+
+    Implementations must not block the event loop, must be deterministic for the same
+    (text, params), and raise `EngineError` for provider failures.
+    """
+
+    name: str
+    max_chars: int
+
+    @abstractmethod
+    def voices(self) -> list[VoiceInfo]: ...
+
+    @abstractmethod
+    def default_voice(self) -> str: ...
+
+    @abstractmethod
+    def params(self, voice: str | None = None, variant: str | None = None) -> AudioParams:
+        """Validate the voice (raise `UnknownVoice`) and return the full audio identity."""
+
+    @abstractmethod
+    async def synthesize(self, text: str, params: AudioParams) -> Synthesis: ...
+
+    async def close(self) -> None:
+        """Release clients, pools and models."""

@@ -1,0 +1,54 @@
+"""The one place that names Redis keys and channels."""
+from __future__ import annotations
+
+PREFIX = "readout"
+
+
+def job(job_id: str) -> str:
+    """Hash: owner, params, status, counters, timestamps."""
+    return f"{PREFIX}:job:{job_id}"
+
+
+def job_chunks(job_id: str) -> str:
+    """List of the job's chunk cache keys, in order."""
+    return f"{PREFIX}:job:{job_id}:chunks"
+
+
+def job_landed(job_id: str) -> str:
+    """Set of chunk indexes whose audio has landed for this job."""
+    return f"{PREFIX}:job:{job_id}:landed"
+
+
+def job_text(job_id: str) -> str:
+    """The article text, kept until the article job has chunked it."""
+    return f"{PREFIX}:job:{job_id}:text"
+
+
+def audio(cache_key: str) -> str:
+    """Bytes of one chunk's MP3 (with a TTL)."""
+    return f"{PREFIX}:audio:{cache_key}"
+
+
+def lock(cache_key: str) -> str:
+    """Per-chunk synthesis lock: owner token, PX TTL."""
+    return f"{PREFIX}:lock:{cache_key}"
+
+
+def events(job_id: str) -> str:
+    """Pub/sub channel of one job's progress events."""
+    return f"{PREFIX}:events:{job_id}"
+
+
+EVENTS_PATTERN = f"{PREFIX}:events:*"
+AUDIO_READY_CHANNEL = f"{PREFIX}:audio-ready"  # pub/sub: message = cache key that just landed
+STATS = f"{PREFIX}:stats"  # hash of cluster-wide counters
+JOBS_BY_STATUS = f"{PREFIX}:jobs-by-status"  # hash: status -> count
+WORKERS = f"{PREFIX}:workers"  # sorted set: worker id -> last heartbeat (unix seconds)
+
+
+def quota(key_name: str, month: str) -> str:
+    return f"{PREFIX}:quota:{key_name}:{month}"
+
+
+def rate(key_name: str, minute: int) -> str:
+    return f"{PREFIX}:rate:{key_name}:{minute}"
