@@ -79,6 +79,7 @@ class Settings:
     chunk_timeout_s: int = 60  # READOUT_CHUNK_TIMEOUT (one chunk job)
     lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
     wait_timeout_s: float = 120.0  # READOUT_WAIT_TIMEOUT (a waiter gives up after this)
+    job_ttl_s: int = 7 * 24 * 3600  # READOUT_JOB_TTL (finished job records kept this long)
     # Engines
     default_engine: str = "piper"  # READOUT_DEFAULT_ENGINE
     piper_voice: str = ""  # READOUT_PIPER_VOICE: path to a Piper .onnx; "" = bundled joe
@@ -128,6 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 60),
         lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),
         wait_timeout_s=_float(env, "READOUT_WAIT_TIMEOUT", 120.0),
+        job_ttl_s=_int(env, "READOUT_JOB_TTL", 7 * 24 * 3600),
         default_engine=env.get("READOUT_DEFAULT_ENGINE") or "piper",
         piper_voice=env.get("READOUT_PIPER_VOICE", ""),
         piper_processes=_int(env, "READOUT_PIPER_PROCESSES", 1),

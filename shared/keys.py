@@ -52,3 +52,11 @@ def quota(key_name: str, month: str) -> str:
 
 def rate(key_name: str, minute: int) -> str:
     return f"{PREFIX}:rate:{key_name}:{minute}"
+
+
+def job_texts(job_id: str) -> str:
+    """List of the job's chunk texts, in order; deleted once the job is over."""
+    return f"{PREFIX}:job:{job_id}:texts"
+
+
+RUNNING = f"{PREFIX}:running"  # hash: ARQ job id -> worker id running it (for the reaper)

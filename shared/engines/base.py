@@ -80,5 +80,8 @@ class Engine(ABC):
     @abstractmethod
     async def synthesize(self, text: str, params: AudioParams) -> Synthesis: ...
 
+    async def warm(self) -> None:
+        """Load models ahead of the first request (a worker calls this at start-up)."""
+
     async def close(self) -> None:
         """Release clients, pools and models."""

@@ -1,0 +1,102 @@
+"""The aiohttp application: routes, middleware, and the connections it holds."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from arq.connections import create_pool
+
+from api import audio, events, jobs
+from api.context import CTX, ApiContext, ctx
+from api.errors import json_errors
+from api.limits import LIMITS, Limits
+from api.notifier import JobNotifier
+from api.stats import cluster_stats
+from shared.config import Settings
+from shared.engines import close_engines, engine_names, get_engine
+from shared.redis_conn import arq_redis_settings, connect
+from worker.liveness import live_workers
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    c = ctx(request)
+    try:
+        await asyncio.wait_for(c.redis.ping(), 2)
+        workers = await live_workers(c.redis)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return web.json_response({"status": "unavailable", "redis": False, "error": type(exc).__name__}, status=503)
+    ready = workers > 0
+    return web.json_response({"status": "ok" if ready else "no_workers", "redis": True, "workers": workers},
+                             status=200 if ready else 503)
+
+
+@routes.get("/v1/engines")
+async def engines_list(request: web.Request) -> web.Response:
+    settings = ctx(request).settings
+    body = []
+    for name in engine_names(settings):
+        engine = get_engine(name, settings)
+        body.append({
+            "name": name,
+            "default": name == settings.default_engine,
+            "max_chars": min(engine.max_chars, settings.chunk_max_chars),
+            "default_voice": engine.default_voice(),
+            "voices": [{"id": v.id, "name": v.name, "language": v.language} for v in engine.voices()],
+        })
+    return web.json_response({"engines": body})
+
+
+@routes.get("/v1/stats")
+async def stats_view(request: web.Request) -> web.Response:
+    c = ctx(request)
+    return web.json_response(await cluster_stats(c.redis, c.queue, c.settings))
+
+
+async def _startup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    redis = connect(app[REDIS_URL])
+    cache_redis = connect(settings.cache_url) if settings.cache_url else redis
+    queue = await create_pool(arq_redis_settings(app[REDIS_URL]))
+    notifier = JobNotifier(redis)
+    await notifier.start()
+    app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)
+    app[LIMITS] = Limits(redis, settings)
+    # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
+    for name in engine_names(settings):
+        engine = get_engine(name, settings)
+        await asyncio.to_thread(engine.params, None, None)
+
+
+async def _cleanup(app: web.Application) -> None:
+    c = app[CTX]
+    await c.notifier.stop()
+    await c.queue.aclose()
+    if c.cache_redis is not c.redis:
+        await c.cache_redis.aclose()
+    await c.redis.aclose()
+    await close_engines()
+
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS_URL = web.AppKey("redis_url", str)
+
+
+def create_app(settings: Settings, redis_url: str) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[REDIS_URL] = redis_url
+    app.add_routes(routes)
+    app.add_routes(jobs.routes)
+    app.add_routes(audio.routes)
+    app.add_routes(events.routes)
+    app.on_startup.append(_startup)
+    app.on_cleanup.append(_cleanup)
+    return app

@@ -1,0 +1,35 @@
+"""Who is asking: API keys from `READOUT_API_KEYS`, compared in constant time.
+
+With keys configured every request needs `Authorization: Bearer <key>` and a job belongs
+to the key's name. With none configured every caller is `anonymous` (allowed only on a
+loopback bind unless READOUT_ALLOW_ANONYMOUS=1; see api.__main__).
+"""
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from api.errors import ApiError
+from shared.config import Settings
+
+ANONYMOUS = "anonymous"
+
+
+def caller(request: web.Request, settings: Settings) -> str:
+    """The name owning this request's jobs; raises 401 without a valid key."""
+    if not settings.api_keys:
+        return ANONYMOUS
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
+                       {"WWW-Authenticate": "Bearer"})
+    token_b = token.strip().encode()
+    found = None
+    for key, name in settings.api_keys.items():  # check every key: timing says nothing
+        if hmac.compare_digest(key.encode(), token_b):
+            found = name
+    if found is None:
+        raise ApiError(401, "unauthorized", "API key not recognised", {"WWW-Authenticate": "Bearer"})
+    return found

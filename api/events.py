@@ -1,0 +1,39 @@
+"""`GET /v1/jobs/{id}/events`: server-sent events for one job.
+
+First a `progress` event with the current state (so a late subscriber is never behind),
+then one `progress` event per landed chunk, and finally `done`, `failed` or `cancelled`,
+after which the stream ends. Each event's data is the job's status JSON.
+"""
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from api.context import ctx, job_urls, owned_job
+from shared import jobs
+
+routes = web.RouteTableDef()
+RECHECK_S = 2.0
+
+
+@routes.get("/v1/jobs/{job_id}/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    job = await owned_job(request)
+    audio_url = job_urls(request, job.id)["audio_url"]
+    async with c.notifier.watch(job.id) as watcher, sse_response(request) as sse:
+        last_done = -1
+        while True:
+            current = await jobs.get_job(c.redis, job.id)
+            if current is None:
+                break
+            if current.done != last_done or current.terminal:
+                last_done = current.done
+                body = json.dumps(jobs.job_summary(current, audio_url))
+                await sse.send(body, event=current.status if current.terminal else "progress")
+            if current.terminal:
+                break
+            await watcher.next(timeout=RECHECK_S)
+    return sse

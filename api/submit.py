@@ -1,0 +1,105 @@
+"""Turning a `POST /v1/jobs` request into a validated submission.
+
+Two shapes: a JSON object `{"text", "format", "engine", "voice"}`, or the raw article as
+the body with `Content-Type: text/plain|text/markdown|text/html` and engine/voice as query
+parameters. The body size is checked against the limit before it is read.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from api.errors import ApiError
+from shared.chunking import clean_text
+from shared.config import Settings
+
+FORMATS = ("text", "markdown", "html")
+CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
+_OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop keeps serving
+
+
+@dataclass(frozen=True)
+class Submission:
+    text: str  # cleaned
+    format: str
+    engine: str | None
+    voice: str | None
+    variant: str | None
+
+
+async def read_body(request: web.Request, settings: Settings) -> bytes:
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes") from exc
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_utf8", f"body is not valid UTF-8 (byte {exc.start})") from exc
+
+
+def _optional_str(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be a string")
+    return value or None
+
+
+def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | None]:
+    try:
+        obj = json.loads(_decode(body))
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    if not isinstance(obj, dict):
+        raise ApiError(400, "body_not_object", "JSON body must be an object with a 'text' field")
+    if "text" not in obj:
+        raise ApiError(400, "text_missing", "JSON body has no 'text' field")
+    if not isinstance(obj["text"], str):
+        raise ApiError(400, "text_not_string", "'text' must be a string")
+    fmt = obj.get("format", "text")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise ApiError(400, "unknown_format", f"'format' must be one of {', '.join(FORMATS)}")
+    return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
+
+
+async def parse_submission(request: web.Request, settings: Settings) -> Submission:
+    content_type = request.content_type
+    if content_type != "application/json" and content_type not in CONTENT_TYPES:
+        raise ApiError(
+            415, "unsupported_media_type",
+            f"Content-Type {content_type!r} is not accepted; use application/json, text/plain, text/markdown or text/html",
+        )
+    body = await read_body(request, settings)
+    if not body.strip():
+        raise ApiError(400, "text_empty", "the request body is empty")
+    if content_type == "application/json":
+        raw, fmt, engine, voice, variant = _parse_json(body)
+    else:
+        raw, fmt = _decode(body), CONTENT_TYPES[content_type]
+        query = request.query
+        engine, voice, variant = query.get("engine") or None, query.get("voice") or None, query.get("variant") or None
+    if len(raw) > settings.max_body_bytes:
+        raise ApiError(413, "text_too_long", f"text is over {settings.max_body_bytes} characters")
+    if len(raw) > _OFFLOAD_CHARS:
+        text = await asyncio.to_thread(clean_text, raw, fmt)
+    else:
+        text = clean_text(raw, fmt)
+    if not text:
+        raise ApiError(400, "text_empty", "the article has no speakable text after cleaning")
+    if len(text) > settings.max_chars:
+        raise ApiError(
+            413, "text_too_long",
+            f"article has {len(text)} characters after cleaning; the limit is {settings.max_chars} (READOUT_MAX_CHARS)",
+        )
+    return Submission(text=text, format=fmt, engine=engine, voice=voice, variant=variant)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/apt.sh
+bash scripts/setup.sh test
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,263 @@
+"""The job record and its states, kept in Redis and changed only by atomic scripts.
+
+States: queued -> running -> done | failed | cancelled. Every transition into a terminal
+state goes through one Lua script, so exactly one transition wins; later events for a
+finished job are ignored. Each change publishes a JSON event on the job's channel
+(`keys.events(id)`), which the API relays to streaming and SSE clients.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from shared import keys
+
+Status = Literal["queued", "running", "done", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+JOB_ID_BYTES = 16  # 128 random bits, hex encoded: 32 characters
+JOB_ID_LEN = 2 * JOB_ID_BYTES
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(JOB_ID_BYTES)
+
+
+def valid_job_id(job_id: str) -> bool:
+    """Checked before any Redis access: 32 lowercase hex characters."""
+    return len(job_id) == JOB_ID_LEN and all(c in "0123456789abcdef" for c in job_id)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    owner: str
+    status: Status
+    engine: str
+    voice: str
+    variant: str
+    characters: int
+    total: int  # -1 until the article job has chunked the text
+    done: int
+    hits: int
+    misses: int
+    error: str | None
+    error_code: str | None
+    created_at: float
+    started_at: float | None
+    first_audio_at: float | None
+    finished_at: float | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> Job:
+        h = {k.decode(): v.decode() for k, v in raw.items()}
+
+        def opt_float(name: str) -> float | None:
+            return float(h[name]) if h.get(name) else None
+
+        return cls(
+            id=job_id,
+            owner=h.get("owner", ""),
+            status=h.get("status", "queued"),  # type: ignore[arg-type]
+            engine=h.get("engine", ""),
+            voice=h.get("voice", ""),
+            variant=h.get("variant", ""),
+            characters=int(h.get("characters", 0)),
+            total=int(h.get("total", -1)),
+            done=int(h.get("done", 0)),
+            hits=int(h.get("hits", 0)),
+            misses=int(h.get("misses", 0)),
+            error=h.get("error") or None,
+            error_code=h.get("error_code") or None,
+            created_at=float(h.get("created_at", 0)),
+            started_at=opt_float("started_at"),
+            first_audio_at=opt_float("first_audio_at"),
+            finished_at=opt_float("finished_at"),
+        )
+
+
+async def create_job(
+    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str
+) -> None:
+    now = time.time()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.job(job_id), mapping={
+            "owner": owner, "status": "queued", "engine": engine, "voice": voice,
+            "variant": variant, "characters": len(text), "total": -1, "done": 0,
+            "hits": 0, "misses": 0, "created_at": repr(now),
+        })
+        pipe.set(keys.job_text(job_id), text.encode("utf-8"))
+        pipe.hincrby(keys.JOBS_BY_STATUS, "queued", 1)
+        await pipe.execute()
+
+
+async def get_job(redis: Redis, job_id: str) -> Job | None:
+    raw = await redis.hgetall(keys.job(job_id))
+    return Job.from_hash(job_id, raw) if raw else None
+
+
+async def chunk_keys(redis: Redis, job_id: str) -> list[str]:
+    return [k.decode() for k in await redis.lrange(keys.job_chunks(job_id), 0, -1)]
+
+
+async def chunk_text(redis: Redis, job_id: str, index: int) -> str | None:
+    raw = await redis.lindex(keys.job_texts(job_id), index)
+    return raw.decode("utf-8") if raw is not None else None
+
+
+async def landed(redis: Redis, job_id: str) -> set[int]:
+    return {int(i) for i in await redis.smembers(keys.job_landed(job_id))}
+
+
+# Shared Lua prelude: move the job into a new status, keeping jobs-by-status in step.
+_MOVE = """
+local function move(job, by_status, channel, to, now, extra)
+  local from = redis.call('HGET', job, 'status')
+  redis.call('HSET', job, 'status', to)
+  redis.call('HINCRBY', by_status, from, -1)
+  redis.call('HINCRBY', by_status, to, 1)
+  if to == 'done' or to == 'failed' or to == 'cancelled' then
+    redis.call('HSET', job, 'finished_at', now)
+  end
+  local event = {type = to}
+  for k, v in pairs(extra) do event[k] = v end
+  redis.call('PUBLISH', channel, cjson.encode(event))
+end
+"""
+
+# KEYS: job, chunks, texts, by_status, events; ARGV: now, n, key_1..key_n, text_1..text_n
+_START = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+local n = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  for i = 1, n do redis.call('RPUSH', KEYS[2], ARGV[2 + i]) end
+  for i = 1, n do redis.call('RPUSH', KEYS[3], ARGV[2 + n + i]) end
+end
+redis.call('HSET', KEYS[1], 'total', n)
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+  move(KEYS[1], KEYS[4], KEYS[5], 'running', ARGV[1], {total = n})
+end
+return 1
+"""
+
+# KEYS: job, landed, by_status, events, texts; ARGV: index, source (hit|miss), now
+_LAND = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0, 0} end
+local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
+  return {0, tonumber(redis.call('HGET', KEYS[1], 'done')), total}
+end
+local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
+if ARGV[2] == 'hit' then redis.call('HINCRBY', KEYS[1], 'hits', 1)
+else redis.call('HINCRBY', KEYS[1], 'misses', 1) end
+if ARGV[1] == '0' then redis.call('HSETNX', KEYS[1], 'first_audio_at', ARGV[3]) end
+redis.call('PUBLISH', KEYS[4], cjson.encode({type = 'chunk', index = tonumber(ARGV[1]),
+  done = done, total = total, source = ARGV[2]}))
+if status == 'running' and done == total then
+  move(KEYS[1], KEYS[3], KEYS[4], 'done', ARGV[3], {done = done, total = total})
+  redis.call('DEL', KEYS[5])
+end
+return {1, done, total}
+"""
+
+# KEYS: job, by_status, events, texts, text; ARGV: to, now, error, error_code
+_FINISH = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status == 'done' or status == 'failed' or status == 'cancelled' then return 0 end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3], 'error_code', ARGV[4]) end
+local extra = {}
+if ARGV[3] ~= '' then extra = {error = ARGV[3], code = ARGV[4]} end
+move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], extra)
+redis.call('DEL', KEYS[4], KEYS[5])
+return 1
+"""
+
+
+async def start_job(redis: Redis, job_id: str, chunk_cache_keys: list[str], texts: list[str]) -> bool:
+    """queued -> running with the manifest written once; False if the job is already over."""
+    return bool(await redis.eval(
+        _START, 5, keys.job(job_id), keys.job_chunks(job_id), keys.job_texts(job_id),
+        keys.JOBS_BY_STATUS, keys.events(job_id),
+        repr(time.time()), len(chunk_cache_keys), *chunk_cache_keys, *texts,
+    ))
+
+
+@dataclass(frozen=True)
+class Landing:
+    new: bool  # False when this chunk had already landed (a re-run job)
+    done: int
+    total: int
+
+
+async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Landing:
+    """Record that chunk `index` has its audio; the last one flips the job to done."""
+    new, done, total = await redis.eval(
+        _LAND, 5, keys.job(job_id), keys.job_landed(job_id), keys.JOBS_BY_STATUS,
+        keys.events(job_id), keys.job_texts(job_id),
+        index, "hit" if hit else "miss", repr(time.time()),
+    )
+    return Landing(new=new == 1, done=int(done), total=int(total))
+
+
+async def finish_job(
+    redis: Redis, job_id: str, status: Status, *, error: str = "", error_code: str = ""
+) -> bool:
+    """Move a live job into failed or cancelled; False if it had already finished."""
+    assert status in ("failed", "cancelled")
+    return bool(await redis.eval(
+        _FINISH, 5, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id),
+        keys.job_texts(job_id), keys.job_text(job_id),
+        status, repr(time.time()), error, error_code,
+    ))
+
+
+async def expire_job(redis: Redis, job_id: str, ttl_s: int) -> None:
+    """Once terminal, a job's record is kept for `ttl_s` (its audio lives in the cache)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in (keys.job(job_id), keys.job_chunks(job_id), keys.job_landed(job_id)):
+            pipe.expire(key, ttl_s)
+        await pipe.execute()
+
+
+async def article_text(redis: Redis, job_id: str) -> str | None:
+    raw = await redis.get(keys.job_text(job_id))
+    return raw.decode("utf-8") if raw is not None else None
+
+
+def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
+    """The JSON body of `GET /v1/jobs/{id}`."""
+    end = job.finished_at or time.time()
+    return {
+        "id": job.id,
+        "status": job.status,
+        "engine": job.engine,
+        "voice": job.voice,
+        "characters": job.characters,
+        "chunks": {"total": job.total if job.total >= 0 else None, "done": job.done},
+        "cache": {"hits": job.hits, "misses": job.misses},
+        "error": {"code": job.error_code, "message": job.error} if job.error else None,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "duration_seconds": round(end - job.created_at, 3),
+        "time_to_first_audio_seconds": (
+            round(job.first_audio_at - job.created_at, 3) if job.first_audio_at else None
+        ),
+        "audio_url": audio_url,
+    }
+
+
+def decode_event(data: bytes | str) -> dict[str, Any]:
+    return json.loads(data)

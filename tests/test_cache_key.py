@@ -1,0 +1,85 @@
+"""The cache key: stable for equal input, different for any change of text or audio parameter."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.cache import ChunkCache, cache_key
+from shared.engines.base import AudioParams
+
+BASE = AudioParams(
+    engine="polly", engine_version="2024-01", voice="Joanna", variant="standard", region="us-east-1",
+    format="mp3", sample_rate=22050, bitrate_kbps=64, extra=(("lexicon", "none"),),
+)
+TEXT = "Among the numerous advantages promised by a well-constructed Union..."
+
+CHANGED = {
+    "engine": "elevenlabs",
+    "engine_version": "2024-02",
+    "voice": "Matthew",
+    "variant": "neural",
+    "region": "eu-west-1",
+    "format": "ogg",
+    "sample_rate": 24000,
+    "bitrate_kbps": 48,
+    "extra": (("lexicon", "custom"),),
+}
+
+
+def test_every_audio_param_is_covered_by_this_test() -> None:
+    assert set(CHANGED) == {f.name for f in dataclasses.fields(AudioParams)}
+
+
+@pytest.mark.parametrize("field", sorted(CHANGED))
+def test_key_changes_with_each_param(field: str) -> None:
+    changed = dataclasses.replace(BASE, **{field: CHANGED[field]})
+    assert cache_key(TEXT, changed) != cache_key(TEXT, BASE)
+
+
+def test_key_is_stable_for_equal_input() -> None:
+    twin = AudioParams(**{f.name: getattr(BASE, f.name) for f in dataclasses.fields(BASE)})
+    assert cache_key(TEXT, twin) == cache_key(TEXT, BASE)
+    assert re.fullmatch(r"v1-[0-9a-f]{64}", cache_key(TEXT, BASE))
+
+
+@pytest.mark.parametrize("other", [
+    TEXT + " ",
+    TEXT.upper(),
+    "Cafe\u0301",  # decomposed é: not normalised, a different text
+    "",
+])
+def test_key_changes_with_the_text(other: str) -> None:
+    assert cache_key(other, BASE) != cache_key(TEXT, BASE)
+
+
+def test_nfc_and_nfd_are_different_keys() -> None:
+    assert cache_key("Caf\u00e9", BASE) != cache_key("Cafe\u0301", BASE)
+
+
+def test_extra_entries_do_not_collide_with_text_or_each_other() -> None:
+    a = dataclasses.replace(BASE, extra=(("next", "a,b"),))
+    b = dataclasses.replace(BASE, extra=(("next", "a"), ("b", "")))
+    assert cache_key(TEXT, a) != cache_key(TEXT, b)
+
+
+def test_joanna_standard_vs_matthew_neural_is_a_miss() -> None:
+    joanna = dataclasses.replace(BASE, voice="Joanna", variant="standard")
+    matthew = dataclasses.replace(BASE, voice="Matthew", variant="neural")
+    assert cache_key(TEXT, joanna) != cache_key(TEXT, matthew)
+
+
+async def test_chunk_cache_roundtrip_with_ttl(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    cache = ChunkCache(redis, ttl_s=3600)
+    key = cache_key(TEXT, BASE)
+    assert await cache.get(key) is None and not await cache.exists(key)
+    await cache.put(key, b"\xff\xf3mp3 bytes")
+    assert await cache.get(key) == b"\xff\xf3mp3 bytes" and await cache.exists(key)
+    assert 3590 <= await redis.ttl(keys.audio(key)) <= 3600
+    other = cache_key(TEXT, dataclasses.replace(BASE, voice="Matthew", variant="neural"))
+    assert await cache.get(other) is None
+    await redis.aclose()

@@ -1,0 +1,66 @@
+"""ARQ `WorkerSettings`: run with `python -m worker` or `arq worker.main.WorkerSettings`."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from arq import func
+
+from shared.config import load_settings
+from shared.engines import close_engines
+from shared.logs import setup_logging
+from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
+from shared.wakeup import AudioWaker
+from worker import liveness
+from worker.tasks import CHUNK_MAX_TRIES, Runtime, article_job, chunk_job
+
+SETTINGS = load_settings()
+REDIS_URL = resolve_redis_url(SETTINGS)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    setup_logging(SETTINGS.log_level)
+    redis = connect(REDIS_URL)
+    cache_redis = connect(SETTINGS.cache_url) if SETTINGS.cache_url else redis
+    waker = AudioWaker(cache_redis)
+    await waker.start()
+    worker_id = uuid.uuid4().hex
+    ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
+    ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    rt: Runtime = ctx["rt"]
+    await liveness.stop(ctx["heartbeat"], rt.redis, rt.worker_id)
+    await rt.waker.close()
+    await close_engines()
+    if rt.cache_redis is not rt.redis:
+        await rt.cache_redis.aclose()
+    await rt.redis.aclose()
+
+
+async def job_started(ctx: dict[str, Any]) -> None:
+    rt: Runtime = ctx["rt"]
+    await liveness.mark_running(rt.redis, ctx["job_id"], rt.worker_id)
+
+
+async def job_ended(ctx: dict[str, Any]) -> None:
+    rt: Runtime = ctx["rt"]
+    await liveness.mark_finished(rt.redis, ctx["job_id"], rt.worker_id)
+
+
+class WorkerSettings:
+    functions = [
+        func(article_job, name="article_job", timeout=SETTINGS.chunk_timeout_s, max_tries=CHUNK_MAX_TRIES, keep_result=60),
+        func(chunk_job, name="chunk_job", timeout=SETTINGS.chunk_timeout_s, max_tries=CHUNK_MAX_TRIES, keep_result=60),
+    ]
+    redis_settings = arq_redis_settings(REDIS_URL)
+    on_startup = startup
+    on_shutdown = shutdown
+    on_job_start = job_started
+    on_job_end = job_ended
+    max_jobs = SETTINGS.worker_concurrency
+    poll_delay = SETTINGS.poll_delay_s
+    job_timeout = SETTINGS.chunk_timeout_s
+    health_check_interval = 5

@@ -1,0 +1,129 @@
+"""ARQ job functions: the article job (chunk, fan out, speak chunk 0) and the chunk job.
+
+Both are idempotent, because ARQ runs a job at least once: the manifest is written once,
+a chunk that already landed is skipped, and audio comes through the cache and the
+per-chunk lock, so a re-run never calls the provider for audio that exists.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from arq import Retry
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from shared import jobs, keys, stats
+from shared.cache import cache_key
+from shared.chunking import split_text
+from shared.config import Settings
+from shared.engines import EngineError, get_engine
+from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
+from shared.wakeup import AudioWaker
+
+log = logging.getLogger("readout.worker")
+
+CHUNK_MAX_TRIES = 8  # ARQ tries per chunk job: retryable provider errors, reaped reruns
+
+
+@dataclass
+class Runtime:
+    """What every job function needs, built once per worker process (see worker.main)."""
+
+    settings: Settings
+    redis: Redis  # queue and job records
+    cache_redis: Redis  # chunk audio, locks
+    waker: AudioWaker
+    worker_id: str
+
+
+def chunk_job_id(job_id: str, index: int) -> str:
+    """Per (job, chunk): ARQ dedups re-enqueues of one job's chunk, never across jobs."""
+    return f"chunk:{job_id}:{index}"
+
+
+def article_job_id(job_id: str) -> str:
+    return f"article:{job_id}"
+
+
+def split_for_engine(text: str, settings: Settings, engine_max_chars: int) -> list[str]:
+    """Chunks no provider can reject: the ceiling is min(configured, engine limit)."""
+    max_chars = min(settings.chunk_max_chars, engine_max_chars)
+    target = min(settings.chunk_target_chars, max_chars)
+    first = min(settings.first_chunk_chars, max_chars)
+    return split_text(text, target_chars=target, max_chars=max_chars, first_chars=first)
+
+
+async def article_job(ctx: dict[str, Any], job_id: str) -> str:
+    rt: Runtime = ctx["rt"]
+    job = await jobs.get_job(rt.redis, job_id)
+    if job is None or job.terminal:
+        return "skipped"
+    text = await jobs.article_text(rt.redis, job_id)
+    if text is None:
+        return "skipped"
+    engine = get_engine(job.engine, rt.settings)
+    params = engine.params(job.voice, job.variant or None)
+    chunks = split_for_engine(text, rt.settings, engine.max_chars)
+    if not chunks:
+        await jobs.finish_job(rt.redis, job_id, "failed", error="text is empty after cleaning",
+                              error_code="text_empty")
+        return "failed"
+    if not await jobs.start_job(rt.redis, job_id, [cache_key(c, params) for c in chunks], chunks):
+        return "skipped"
+    log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(text)})
+    pool: ArqRedis = ctx["redis"]
+    for index in range(1, len(chunks)):
+        await pool.enqueue_job("chunk_job", job_id, index, _job_id=chunk_job_id(job_id, index))
+    # Chunk 0 here, not through the queue: one hop less before the first audio byte.
+    return await _synthesize_chunk(ctx, job_id, 0)
+
+
+async def chunk_job(ctx: dict[str, Any], job_id: str, index: int) -> str:
+    return await _synthesize_chunk(ctx, job_id, index)
+
+
+async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str:
+    rt: Runtime = ctx["rt"]
+    job = await jobs.get_job(rt.redis, job_id)
+    if job is None or job.terminal:
+        return "skipped"
+    if await rt.redis.sismember(keys.job_landed(job_id), index):
+        return "landed already"
+    text = await jobs.chunk_text(rt.redis, job_id, index)
+    if text is None:
+        return "skipped"
+    engine = get_engine(job.engine, rt.settings)
+    params = engine.params(job.voice, job.variant or None)
+    try:
+        result = await get_or_synthesize(
+            rt.cache_redis, engine, text, params, settings=rt.settings, stats_redis=rt.redis, waker=rt.waker
+        )
+    except EngineError as exc:
+        tries = ctx.get("job_try", 1)
+        if exc.retryable and tries < CHUNK_MAX_TRIES:
+            delay = random.uniform(0, min(5.0, 0.25 * 2**tries))
+            log.warning("chunk retry", extra={"job_id": job_id, "chunk": index, "try": tries, "error": str(exc)})
+            raise Retry(defer=delay) from exc
+        message = f"engine {engine.name} failed on chunk {index}: {exc}"
+        await jobs.finish_job(rt.redis, job_id, "failed", error=message, error_code=exc.code)
+        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
+        log.error("job failed", extra={"job_id": job_id, "chunk": index, "error": str(exc)})
+        return "failed"
+    except ChunkWaitTimeout as exc:
+        raise Retry(defer=1.0) from exc
+    hit = result.source != "synthesized"
+    if hit:
+        await stats.incr(rt.redis, stats.CACHED_CHARS, len(text))
+    landing = await jobs.land_chunk(rt.redis, job_id, index, hit=hit)
+    if landing.new and landing.done == landing.total:
+        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
+        finished = await jobs.get_job(rt.redis, job_id)
+        if finished is not None:
+            log.info(
+                f"chunk cache stats hits={finished.hits} misses={finished.misses}",
+                extra={"job_id": job_id, "chunks": landing.total, "status": finished.status},
+            )
+    return result.source
