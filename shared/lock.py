@@ -23,6 +23,7 @@ import asyncio
 import logging
 import secrets
 from types import TracebackType
+from typing import Self
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -67,7 +68,7 @@ class ChunkLock:
 
     async def extend(self) -> bool:
         """Reset the TTL to `ttl_ms` if we still hold the lock."""
-        ok = bool(await self.redis.eval(_EXTEND, 1, self.name, self.token, self.ttl_ms))
+        ok = bool(await self.redis.eval(_EXTEND, 1, self.name, self.token, str(self.ttl_ms)))
         if ok:
             self.extensions += 1
         else:
@@ -95,7 +96,7 @@ class ChunkLock:
             except RedisError as exc:  # keep trying: the TTL still has 2/3 left
                 log.warning("extending lock %s failed: %s", self.name, exc)
 
-    async def __aenter__(self) -> ChunkLock:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

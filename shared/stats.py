@@ -14,6 +14,7 @@ LOCK_WAITS = "lock_waits"  # callers that found the chunk locked and waited
 WAKEUPS_NOTIFIED = "wakeups_notified"  # waiters that found the audio right after a pub/sub wake-up
 WAKEUPS_POLLED = "wakeups_polled"  # waiters that found the audio on a backoff poll
 TAKEOVERS = "lock_takeovers"  # waiters that took the lock after the holder vanished or failed
+CACHED_CHARS = "cached_chars"  # characters served from the cache instead of a provider (worker)
 
 
 def provider_calls(engine: str) -> str:

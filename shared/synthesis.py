@@ -2,7 +2,7 @@
 
     cache hit                        -> return it
     miss, lock free                  -> take it, re-check the cache, synthesize, write the cache,
-                                        publish the key, release (in `finally`)
+                                        release (in `finally`), publish the key
     miss, lock held                  -> wait: pub/sub wake-up (`AudioWaker`) or backoff poll
     lock gone without audio (holder  -> take the lock and synthesize (a retry, not a hang)
     died and its TTL ran out, or
@@ -96,8 +96,8 @@ async def get_or_synthesize(
         if lock is not None:
             if waited:
                 await stats.incr(stats_redis, stats.TAKEOVERS)
-            audio = await _synthesize_locked(lock, cache, engine, text, params, key, stats_redis)
-            return ChunkResult(key, audio, "synthesized")
+            audio, synthesized = await _synthesize_locked(lock, cache, engine, text, params, key, stats_redis)
+            return ChunkResult(key, audio, "synthesized" if synthesized else "waited" if waited else "hit")
         if not waited:
             waited = True
             await stats.incr(stats_redis, stats.LOCK_WAITS)
@@ -111,12 +111,18 @@ async def get_or_synthesize(
 async def _synthesize_locked(
     lock: ChunkLock, cache: ChunkCache, engine: Engine, text: str, params: AudioParams, key: str,
     stats_redis: Redis,
-) -> bytes:
-    """Holding `lock`: synthesize unless the audio landed since our miss; always release."""
+) -> tuple[bytes, bool]:
+    """Holding `lock`: synthesize unless the audio landed since our look; always release.
+
+    Returns the audio and whether this call synthesized it. Releases before publishing, so
+    a waiter woken after a failure finds the lock free.
+    """
+    called = False
     try:
         audio = await cache.get(key)
-        if audio is not None:  # the previous holder finished between our miss and our lock
-            return audio
+        if audio is not None:  # the previous holder finished (and announced) between our look and our lock
+            return audio, False
+        called = True
         try:
             result = await engine.synthesize(text, params)
         except Exception:
@@ -126,10 +132,11 @@ async def _synthesize_locked(
             stats.provider_calls(engine.name): 1, stats.provider_chars(engine.name): result.billed_chars,
         })
         await cache.put(key, result.audio)
-        return result.audio
+        return result.audio, True
     finally:
         await lock.release()
-        await _announce(cache.redis, key)
+        if called:
+            await _announce(cache.redis, key)
 
 
 async def _announce(redis: Redis, key: str) -> None:

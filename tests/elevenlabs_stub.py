@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -24,7 +24,7 @@ class ElevenLabsStub:
         assert self._server is not None
         return str(self._server.make_url("")).rstrip("/")
 
-    async def __aenter__(self) -> ElevenLabsStub:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/v1/text-to-speech/{voice_id}", self._tts)
         self._server = TestServer(app, host="127.0.0.1")

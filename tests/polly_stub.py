@@ -10,7 +10,7 @@ import random
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -41,7 +41,7 @@ class PollyStub:
         for _ in range(n):
             self.fail_next.append((400, "ThrottlingException", "Rate exceeded"))
 
-    async def __aenter__(self) -> PollyStub:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/v1/speech", self._speech)
         self._rng = random.Random(self.seed)
@@ -75,8 +75,9 @@ class PollyStub:
             return self._error(400, "TextLengthExceededException",
                                f"Maximum text length has been exceeded ({MAX_TEXT})")
         if voice not in VOICES:
-            return self._error(400, "ValidationException", f"1 validation error detected: Value '{voice}' "
-                               "at 'voiceId' failed to satisfy constraint: Member must satisfy enum value set")
+            return self._error(400, "ValidationException", f"1 validation error detected: Value "
+                               f"'{voice}' at 'voiceId' failed to satisfy constraint: Member must "
+                               "satisfy enum value set")
         if body.get("Engine") not in ENGINES or body.get("OutputFormat") != "mp3":
             return self._error(400, "InvalidParameterValueException", "unsupported engine or format")
         return web.Response(

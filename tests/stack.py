@@ -5,6 +5,7 @@ settings); its output goes to a log file under the test's tmp dir, shown on fail
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,18 @@ def get_json(url: str, timeout: float = 5) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+async def until(check: Callable[[], bool], timeout: float, first_delay: float = 0.01) -> bool:
+    """Bounded poll of observable state (True once `check()` holds, False at the timeout)."""
+    deadline = time.monotonic() + timeout
+    delay = first_delay
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return True
 
 
 @dataclass

@@ -6,8 +6,8 @@ is for a TTL to run out or for a lock to be held longer than its TTL, which is t
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,6 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys, stats
+from shared.cache import cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, VoiceInfo
 from shared.engines.fake import FakeEngine
@@ -85,17 +86,28 @@ async def waker(redis: Redis) -> AsyncIterator[AudioWaker]:
     await waker.close()
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 20.0) -> None:
+async def until(condition: Callable[[], Awaitable[object] | bool], what: str, timeout_s: float = 20.0) -> None:
     """Poll a condition (bounded, so a broken implementation fails instead of hanging)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await condition():
+    while not await _value(condition()):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
         await asyncio.sleep(0.01)
 
 
+async def _value(result: Awaitable[object] | bool) -> object:
+    return await result if inspect.isawaitable(result) else result
+
+
 async def stat(redis: Redis, field: str) -> int:
     return (await stats.read_stats(redis)).get(field, 0)
+
+
+def stat_is(redis: Redis, field: str, expected: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await stat(redis, field) == expected
+
+    return check
 
 
 def settings(**overrides: object) -> Settings:
@@ -166,14 +178,14 @@ async def test_slow_call_keeps_a_second_caller_out(redis: Redis) -> None:
     cfg = settings(lock_ttl_ms=ttl_ms)
     holder = asyncio.create_task(get_or_synthesize(redis, engine, "slow", PARAMS, settings=cfg))
     await engine.entered.wait()
-    token = await redis.get(keys.lock(holder_key := _key("slow")))
+    token = await redis.get(keys.lock(_key("slow")))
     second = asyncio.create_task(get_or_synthesize(redis, engine, "slow", PARAMS, settings=cfg))
-    await until(lambda: _eq(stat(redis, stats.LOCK_WAITS), 1), "the second caller waits")
+    await until(stat_is(redis, stats.LOCK_WAITS, 1), "the second caller waits")
 
     loop = asyncio.get_running_loop()
     held_until = loop.time() + 3 * ttl_ms / 1000  # the provider call outlasts the TTL three times
     while loop.time() < held_until:
-        assert await redis.get(keys.lock(holder_key)) == token
+        assert await redis.get(keys.lock(_key("slow"))) == token
         await asyncio.sleep(0.02)
     assert engine.calls == 1
 
@@ -190,14 +202,14 @@ async def test_holder_crash_lock_expires_and_one_waiter_synthesizes(redis: Redis
         **os.environ, "READOUT_FAKE_ENGINE": "1", "READOUT_FAKE_LATENCY_MS": "600000",
         "READOUT_LOCK_TTL_MS": "500", "PYTHONPATH": str(ROOT),
     }
-    child = subprocess.Popen([sys.executable, "-c", _HOLDER, redis_url, text], env=env, cwd=ROOT)
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _HOLDER, redis_url, text, env=env, cwd=ROOT)
     try:
         engine = CountingFake(Settings(fake_engine=True, fake_latency_ms=50))
         key = _key(text, engine.params())
         await until(lambda: redis.exists(keys.lock(key)), "the child holds the lock")
     finally:
-        child.kill()
-        child.wait()
+        child.kill()  # SIGKILL: no finally, no release
+        await child.wait()
 
     cfg = settings(lock_ttl_ms=500)
     results = await asyncio.gather(*(
@@ -235,7 +247,7 @@ async def test_holder_failure_releases_at_once_and_a_waiter_retries(redis: Redis
         asyncio.create_task(get_or_synthesize(redis, engine, "flaky", PARAMS, settings=cfg, waker=waker))
         for _ in range(3)
     ]
-    await until(lambda: _eq(stat(redis, stats.LOCK_WAITS), 3), "three callers wait")
+    await until(stat_is(redis, stats.LOCK_WAITS, 3), "three callers wait")
 
     engine.gate.set()
     with pytest.raises(EngineError, match="call 1 failed"):
@@ -270,7 +282,7 @@ async def _herd_of_waiters(redis: Redis, engine: GatedEngine, waker: AudioWaker 
         asyncio.create_task(get_or_synthesize(redis, engine, "wake", PARAMS, settings=cfg, waker=waker, backoff=backoff))
         for _ in range(10)
     ]
-    await until(lambda: _eq(stat(redis, stats.LOCK_WAITS), 10), "ten callers wait")
+    await until(stat_is(redis, stats.LOCK_WAITS, 10), "ten callers wait")
     engine.gate.set()
     return [r.source for r in await asyncio.gather(holder, *waiters)]
 
@@ -312,7 +324,7 @@ async def test_one_subscription_per_process(redis: Redis, waker: AudioWaker) -> 
         asyncio.create_task(get_or_synthesize(redis, engine, f"text {i}", PARAMS, settings=settings(), waker=waker))
         for i in range(20)
     ]
-    await until(lambda: _eq(stat(redis, stats.LOCK_WAITS), 20), "twenty callers wait")
+    await until(stat_is(redis, stats.LOCK_WAITS, 20), "twenty callers wait")
     assert dict(await redis.pubsub_numsub(keys.AUDIO_READY_CHANNEL)) == {keys.AUDIO_READY_CHANNEL.encode(): 1}
     engine.gate.set()
     await asyncio.gather(*holders, *waiters)
@@ -327,7 +339,7 @@ async def test_listener_resubscribes_after_a_reconnect(redis_url: str, client: s
     try:
         assert waker.subscriptions == 1
         await redis.client_kill_filter(_type="pubsub")
-        await until(lambda: _true(waker.subscriptions >= 2 and waker.subscribed), "the listener resubscribes")
+        await until(lambda: waker.subscriptions >= 2 and waker.subscribed, "the listener resubscribes")
         assert dict(await redis.pubsub_numsub(keys.AUDIO_READY_CHANNEL)) == {keys.AUDIO_READY_CHANNEL.encode(): 1}
 
         engine = GatedEngine()
@@ -340,14 +352,4 @@ async def test_listener_resubscribes_after_a_reconnect(redis_url: str, client: s
 
 
 def _key(text: str, params: AudioParams = PARAMS) -> str:
-    from shared.cache import cache_key
-
     return cache_key(text, params)
-
-
-async def _eq(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -8,7 +8,7 @@ from typing import Any
 from arq import func
 
 from shared.config import load_settings
-from shared.engines import close_engines
+from shared.engines import close_engines, get_engine
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
 from shared.wakeup import AudioWaker
@@ -28,6 +28,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     worker_id = uuid.uuid4().hex
     ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
+    await get_engine(SETTINGS.default_engine, SETTINGS).warm()  # model load before the first job
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ depends only on its own text, the voice and the model id, which all go into the 
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -86,10 +85,11 @@ class ElevenLabsEngine(Engine):
                 if response.status == 200:
                     audio = await response.read()
                     billed = response.headers.get("character-cost", "")
-                    return Synthesis(audio=audio, billed_chars=int(billed) if billed.isdigit() else len(text))
+                    chars = int(billed) if billed.isdigit() else len(text)
+                    return Synthesis(audio=audio, billed_chars=chars)
                 error = f"HTTP {response.status}: {_detail(await response.text())}"
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise EngineError(self.name, f"connection failed: {exc!r}", retryable=True,
                               code="provider_unavailable") from exc
         if status == 429:

@@ -1,9 +1,10 @@
 """Piper (piper-tts, GPL-3.0): local neural speech, the default engine.
 
 Synthesis runs off the event loop: with `piper_processes` <= 1 in one dedicated thread of
-this process (onnxruntime releases the GIL and already uses every core), otherwise in that
-many spawned processes. Each thread/process loads the model once, on its first chunk.
-Noise scales are 0, so the same text always gives the same samples and the same MP3 bytes.
+this process (onnxruntime releases the GIL), otherwise in that many spawned processes. Each
+loads the model once, on its first chunk. Noise scales are 0 and onnxruntime's thread count
+is fixed (its float results depend on it), so the same text gives the same MP3 bytes
+whatever the pool mode or the machine's core count.
 """
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ import functools
 import hashlib
 import json
 import multiprocessing
-import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.config import Settings
 from shared.encode import pcm_to_mp3
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 
+if TYPE_CHECKING:
+    from piper import PiperVoice
+
 # Bump when anything below that shapes the audio changes (it is part of the cache identity).
 _RECIPE = "1"
 _SENTENCE_PAUSE_S = 0.2
+_ONNX_THREADS = 2  # fixed, not per machine: onnxruntime's float results depend on it
 BITRATE_KBPS = 64
 
 
@@ -37,21 +42,25 @@ def _file_sha256(path: Path) -> str:
 
 
 @functools.cache
-def _load_voice(model: str, config: str, threads: int):  # -> piper.PiperVoice
+def _load_voice(model: str, config: str) -> PiperVoice:
     import onnxruntime
-    from piper import PiperConfig, PiperVoice
+    from piper import PiperConfig, PiperVoice  # imported here: the API process never loads Piper
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads  # 0 = onnxruntime's default (all cores)
+    options.intra_op_num_threads = _ONNX_THREADS
     session = onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(Path(config).read_text())))
 
 
-def _synthesize_mp3(model: str, config: str, threads: int, text: str, bitrate_kbps: int) -> bytes:
+def _preload(model: str, config: str) -> None:
+    _load_voice(model, config)
+
+
+def _synthesize_mp3(model: str, config: str, text: str, bitrate_kbps: int) -> bytes:
     """Runs in the pool: text -> int16 PCM (sentences joined by a short pause) -> MP3."""
     from piper import SynthesisConfig
 
-    voice = _load_voice(model, config, threads)
+    voice = _load_voice(model, config)
     rate = voice.config.sample_rate
     pause = bytes(2 * int(rate * _SENTENCE_PAUSE_S))
     # "[[ ... ]]" is Piper's raw-phoneme syntax; article text must never reach it as such.
@@ -103,27 +112,36 @@ class PiperEngine(Engine):
             bitrate_kbps=BITRATE_KBPS,
         )
 
-    def _executor(self) -> tuple[Executor, int]:
-        """The pool and the onnxruntime thread count its workers use."""
-        if self._processes <= 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
-            return self._pool, 0
+    def _executor(self) -> Executor:
         if self._pool is None:
-            context = multiprocessing.get_context("spawn")  # forking a process with threads is unsafe
-            self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=context)
-        return self._pool, max(1, (os.cpu_count() or 1) // self._processes)
+            if self._processes <= 1:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+            else:
+                context = multiprocessing.get_context("spawn")  # forking a process with threads is unsafe
+                self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=context)
+        return self._pool
 
     async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
-        pool, threads = self._executor()
         loop = asyncio.get_running_loop()
         try:
             audio = await loop.run_in_executor(
-                pool, _synthesize_mp3, str(self._model), str(self._config), threads, text, params.bitrate_kbps
+                self._executor(), _synthesize_mp3, str(self._model), str(self._config), text,
+                params.bitrate_kbps,
             )
-        except Exception as exc:  # noqa: BLE001 - a local engine failing is never worth retrying
+        except Exception as exc:  # a local engine failing is never worth retrying
             raise EngineError(self.name, f"synthesis failed: {exc}", code="provider_failed") from exc
         return Synthesis(audio=audio, billed_chars=0)
+
+    async def warm(self) -> None:
+        """Hash the model and load it in every pool worker, all off the event loop."""
+        await asyncio.to_thread(_file_sha256, self._model)
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        # One load per worker process; concurrent submissions spread over the idle workers.
+        await asyncio.gather(*(
+            loop.run_in_executor(pool, _preload, str(self._model), str(self._config))
+            for _ in range(max(1, self._processes))
+        ))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -11,15 +11,7 @@ import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError as BotoConnectionError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
+from botocore import exceptions as boto
 
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
@@ -46,7 +38,7 @@ _VOICES = {
 }
 
 
-def _client_error(exc: ClientError, text_len: int) -> EngineError:
+def _client_error(exc: boto.ClientError, text_len: int) -> EngineError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "")) or code
@@ -136,14 +128,14 @@ class PollyEngine(Engine):
             )
             async with response["AudioStream"] as stream:
                 audio = await stream.read()
-        except ClientError as exc:
+        except boto.ClientError as exc:
             raise _client_error(exc, len(text)) from exc
-        except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
+        except (boto.NoCredentialsError, boto.PartialCredentialsError, boto.CredentialRetrievalError) as exc:
             raise EngineError(self.name, f"no usable AWS credentials: {exc}", code="auth_failed") from exc
-        except (BotoConnectionError, HTTPClientError) as exc:
+        except (boto.ConnectionError, boto.HTTPClientError) as exc:
             raise EngineError(self.name, f"connection failed: {exc}", retryable=True,
                               code="provider_unavailable") from exc
-        except BotoCoreError as exc:
+        except boto.BotoCoreError as exc:
             raise EngineError(self.name, f"request failed: {exc}", code="invalid_request") from exc
         return Synthesis(audio=audio, billed_chars=int(response.get("RequestCharacters") or len(text)))
 

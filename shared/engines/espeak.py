@@ -1,0 +1,103 @@
+"""eSpeak NG (the Debian `espeak-ng` binary): robotic but very fast, with about 100 languages.
+
+Text goes in on stdin without `-m`, so markup is spoken as text, never interpreted as SSML.
+The WAV it writes to stdout carries placeholder sizes (it streams), so the PCM is taken as
+everything after the `data` chunk header.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import struct
+import subprocess
+
+from shared.config import Settings
+from shared.encode import pcm_to_mp3
+from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+
+BITRATE_KBPS = 64
+SAMPLE_RATE = 22_050  # what espeak-ng writes for every voice
+
+
+@functools.cache
+def _espeak_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+    return out.split("Data at:")[0].strip()
+
+
+@functools.cache
+def _espeak_voices(binary: str) -> tuple[VoiceInfo, ...]:
+    """Parse `espeak-ng --voices`: Pty, Language, Age/Gender, VoiceName, File, Other languages."""
+    out = subprocess.run([binary, "--voices"], capture_output=True, text=True, check=True).stdout
+    voices: dict[str, VoiceInfo] = {}
+    for line in out.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 4 and cols[1] not in voices:
+            voices[cols[1]] = VoiceInfo(id=cols[1], name=cols[3].replace("_", " "), language=cols[1])
+    return tuple(voices.values())
+
+
+def wav_to_pcm(wav: bytes) -> tuple[bytes, int]:
+    """(16-bit mono PCM, sample rate) from espeak's streamed WAV."""
+    if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise ValueError("not a WAV stream")
+    pos, rate = 12, 0
+    while pos + 8 <= len(wav):
+        chunk, size = wav[pos : pos + 4], struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
+        if chunk == b"fmt ":
+            channels, rate, _, _, bits = struct.unpack("<HIIHH", wav[pos + 10 : pos + 24])
+            if channels != 1 or bits != 16:
+                raise ValueError(f"expected 16-bit mono, got {bits}-bit with {channels} channels")
+        elif chunk == b"data":
+            return wav[pos + 8 :], rate
+        pos += 8 + size
+    raise ValueError("WAV stream has no data chunk")
+
+
+class EspeakEngine(Engine):
+    name = "espeak"
+    max_chars = 3000
+
+    def __init__(self, settings: Settings) -> None:
+        binary = shutil.which("espeak-ng")
+        if binary is None:
+            raise FileNotFoundError("the espeak engine needs the espeak-ng binary (apt install espeak-ng)")
+        self._binary = binary
+
+    def voices(self) -> list[VoiceInfo]:
+        return list(_espeak_voices(self._binary))
+
+    def default_voice(self) -> str:
+        return "en-us"
+
+    def params(self, voice: str | None = None, variant: str | None = None) -> AudioParams:
+        voice = voice or self.default_voice()
+        if voice not in {v.id for v in _espeak_voices(self._binary)}:
+            raise UnknownVoice(f"espeak has no voice {voice!r}")
+        return AudioParams(
+            engine=self.name, engine_version=_espeak_version(self._binary), voice=voice,
+            sample_rate=SAMPLE_RATE, bitrate_kbps=BITRATE_KBPS,
+        )
+
+    async def warm(self) -> None:
+        """Ask espeak-ng for its voices and version off the event loop."""
+        await asyncio.to_thread(lambda: (_espeak_voices(self._binary), _espeak_version(self._binary)))
+
+    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+        proc = await asyncio.create_subprocess_exec(
+            self._binary, "--stdout", "--stdin", "-b", "1", "-v", params.voice,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        wav, err = await proc.communicate(text.encode("utf-8"))
+        if proc.returncode != 0:
+            message = err.decode(errors="replace").strip()
+            raise EngineError(self.name, f"espeak-ng exited with {proc.returncode}: {message}",
+                              code="provider_failed")
+        try:
+            pcm, rate = wav_to_pcm(wav)
+        except ValueError as exc:
+            raise EngineError(self.name, f"unreadable output: {exc}", code="provider_failed") from exc
+        # lameenc's CPU time is small next to a process spawn, but keep it off the event loop.
+        audio = await asyncio.to_thread(pcm_to_mp3, pcm, rate, params.bitrate_kbps)
+        return Synthesis(audio=audio, billed_chars=0)

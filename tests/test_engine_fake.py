@@ -1,0 +1,141 @@
+"""The fake engine: valid MP3 of 10 ms per character, cheap, with injectable failures."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import miniaudio
+import pytest
+
+from shared.config import Settings
+from shared.engines import fake as fake_module
+from shared.engines.base import EngineError
+from shared.engines.fake import FakeEngine, fake_mp3
+
+
+def ffmpeg_errors(mp3: bytes, tmp_path: Path) -> str:
+    """Everything ffmpeg reports at level error while decoding the whole file."""
+    path = tmp_path / "x.mp3"
+    path.write_bytes(mp3)
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, check=False)
+    return run.stderr + ("" if run.returncode == 0 else f"exit {run.returncode}")
+
+
+def ffprobe_duration(mp3: bytes, tmp_path: Path) -> float:
+    path = tmp_path / "d.mp3"
+    path.write_bytes(mp3)
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                          str(path)], capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
+def engine(**fields: object) -> FakeEngine:
+    base: dict[str, object] = {"fake_engine": True, "fake_latency_ms": 0, "provider_backoff_base_s": 0.0}
+    return FakeEngine(Settings(**{**base, **fields}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chars", [10, 99, 400, 2500])
+def test_duration_is_ten_ms_per_character(chars: int, tmp_path: Path) -> None:
+    mp3 = fake_mp3("a" * chars, "fake-a")
+    expected = chars / 100
+    frame = 576 / 24000
+    assert abs(ffprobe_duration(mp3, tmp_path) - expected) <= frame
+    decoded = miniaudio.decode(mp3, nchannels=1, sample_rate=24000)
+    assert abs(decoded.num_frames / 24000 - expected) <= frame
+
+
+def test_every_tone_decodes_cleanly(tmp_path: Path) -> None:
+    pieces = {fake_mp3(f"text number {i} " * 30, "fake-a") for i in range(24)}
+    assert len(pieces) >= 3  # the bytes depend on the text, not only on its length
+    for mp3 in pieces:
+        assert ffmpeg_errors(mp3, tmp_path) == ""
+    assert ffmpeg_errors(b"".join(sorted(pieces)), tmp_path) == ""  # pieces join by concatenation
+
+
+def test_tiny_text_is_still_a_probeable_mp3(tmp_path: Path) -> None:
+    mp3 = fake_mp3("a", "fake-a")
+    assert ffmpeg_errors(mp3, tmp_path) == ""
+    assert ffprobe_duration(mp3, tmp_path) > 0
+
+
+async def test_deterministic_and_voice_sensitive() -> None:
+    fake = engine()
+    a = await fake.synthesize("Same text.", fake.params("fake-a"))
+    b = await fake.synthesize("Same text.", fake.params("fake-a"))
+    assert a == b and a.billed_chars == len("Same text.")
+    others = {(await fake.synthesize(f"Same text {i}.", fake.params("fake-b"))).audio for i in range(8)}
+    assert len(others) > 1
+
+
+async def test_sleeps_the_configured_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(fake_module.asyncio, "sleep", record)
+    fake = engine(fake_latency_ms=250)
+    await fake.synthesize("Hello.", fake.params())
+    assert slept == [0.25]
+
+
+async def test_fail_rate_throttles_that_fraction_of_calls() -> None:
+    fake = engine(fake_fail_rate=0.5, provider_max_tries=1)
+    params = fake.params()
+    failures = 0
+    for i in range(400):
+        try:
+            await fake.synthesize(f"call {i}", params)
+        except EngineError as exc:
+            assert exc.retryable and exc.code == "throttled"
+            failures += 1
+    assert 0.35 < failures / 400 < 0.65
+
+
+async def test_throttled_calls_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = engine(fake_fail_rate=0.5, provider_max_tries=30)
+    calls = 0
+    original = fake.call_once
+
+    async def counted(text: str, params: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await original(text, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake, "call_once", counted)
+    params = fake.params()
+    for i in range(40):
+        assert (await fake.synthesize(f"call {i}", params)).audio
+    assert calls > 40
+
+
+async def test_always_failing_gives_up_as_throttled() -> None:
+    fake = engine(fake_fail_rate=1.0, provider_max_tries=3)
+    with pytest.raises(EngineError) as info:
+        await fake.synthesize("x", fake.params())
+    assert info.value.retryable and info.value.code == "throttled"
+    assert "gave up after 3 tries" in str(info.value)
+
+
+async def test_fail_hard_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = engine(fake_fail_hard=True, provider_max_tries=5)
+    calls = 0
+    original = fake.call_once
+
+    async def counted(text: str, params: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await original(text, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake, "call_once", counted)
+    with pytest.raises(EngineError) as info:
+        await fake.synthesize("x", fake.params())
+    assert calls == 1
+    assert not info.value.retryable and info.value.code == "provider_failed"
+
+
+async def test_warm_builds_every_tone() -> None:
+    fake_module._tone.cache_clear()
+    await engine().warm()
+    assert fake_module._tone.cache_info().currsize == len(fake_module._TONE_STEPS)

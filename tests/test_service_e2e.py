@@ -1,0 +1,142 @@
+"""End to end: a real redis-server, the API and worker processes, the `fake` engine."""
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from shared import mp3
+from tests.conftest import CORPUS, RedisServer, free_port
+from tests.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+ESSAY = (CORPUS / "federalist-10.txt").read_text(encoding="utf-8")
+
+
+def fresh(text: str) -> str:
+    """A cold article: the essay with a unique word after every "the", so no chunk is cached."""
+    tag = "".join(secrets.choice("bcdfghjklmnpqrstvwxz") for _ in range(8))
+    return f"Reading {tag}.\n\n" + text.replace(" the ", f" the {tag} ")
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory):
+    s = Stack(redis_server.url, free_port(), tmp_path_factory.mktemp("logs"), env={
+        "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_FAKE_LATENCY_MS": "100",
+        "READOUT_WORKER_CONCURRENCY": "8",
+    })
+    s.start(workers=2)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        yield session
+
+
+async def submit(http: aiohttp.ClientSession, base: str, text: str, **fields) -> dict:
+    async with http.post(f"{base}/v1/jobs", json={"text": text, **fields}) as resp:
+        body = await resp.json()
+        assert resp.status == 202, body
+        assert resp.headers["Location"] == body["status_url"]
+        return body
+
+
+async def wait_done(http: aiohttp.ClientSession, base: str, job_id: str, timeout: float = 60) -> dict:
+    """Follow the job's server-sent events until it ends; return the final status."""
+    async with http.get(f"{base}/v1/jobs/{job_id}/events", timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        assert resp.status == 200
+        async for raw in resp.content:
+            line = raw.decode().strip()
+            if line.startswith("data:") and json.loads(line[5:])["status"] in ("done", "failed", "cancelled"):
+                break
+    async with http.get(f"{base}/v1/jobs/{job_id}") as resp:
+        return await resp.json()
+
+
+async def provider_calls(http: aiohttp.ClientSession, base: str) -> int:
+    async with http.get(f"{base}/v1/stats") as resp:
+        return (await resp.json())["providers"].get("fake", {}).get("calls", 0)
+
+
+def ffprobe_duration(path: Path) -> float:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+async def test_submit_poll_download_gives_one_valid_mp3(stack: Stack, http, tmp_path: Path, redis_server) -> None:
+    job = await submit(http, stack.url, fresh(ESSAY))
+    status = await wait_done(http, stack.url, job["id"])
+    assert status["status"] == "done", status
+    assert status["chunks"]["done"] == status["chunks"]["total"] > 3
+    assert status["characters"] > 10_000
+
+    async with http.get(stack.url + job["audio_url"]) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "audio/mpeg"
+        assert resp.headers["Accept-Ranges"] == "bytes"
+        body = await resp.read()
+        assert int(resp.headers["Content-Length"]) == len(body)
+        etag = resp.headers["ETag"]
+    path = tmp_path / "article.mp3"
+    path.write_bytes(body)
+    errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    assert errors.returncode == 0 and errors.stderr == ""
+
+    import redis as sync_redis  # noqa: PLC0415
+    from shared import keys  # noqa: PLC0415
+    client = sync_redis.Redis.from_url(redis_server.url)
+    pieces = [client.get(keys.audio(k.decode())) for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
+    client.close()
+    assert b"".join(pieces) == body
+    expected = sum(mp3.duration_seconds(p) for p in pieces)
+    assert ffprobe_duration(path) == pytest.approx(expected, abs=0.06)
+
+    async with http.get(stack.url + job["audio_url"], headers={"Range": "bytes=100-199"}) as resp:
+        assert resp.status == 206
+        assert resp.headers["Content-Range"] == f"bytes 100-199/{len(body)}"
+        assert await resp.read() == body[100:200]
+    async with http.get(stack.url + job["audio_url"], headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+
+
+async def test_fifty_concurrent_submissions_cost_one_call_per_chunk(stack: Stack, http) -> None:
+    article = fresh(ESSAY)
+    before = await provider_calls(http, stack.url)
+    jobs = await asyncio.gather(*(submit(http, stack.url, article) for _ in range(50)))
+    finals = await asyncio.gather(*(wait_done(http, stack.url, j["id"]) for j in jobs))
+    assert {f["status"] for f in finals} == {"done"}
+    chunks = finals[0]["chunks"]["total"]
+    assert {f["chunks"]["total"] for f in finals} == {chunks}
+    assert await provider_calls(http, stack.url) - before == chunks
+    print(f"\n50 concurrent submissions of a {chunks}-chunk cold article: {chunks} provider calls")
+
+
+async def test_status_fields_and_unknown_job(stack: Stack, http) -> None:
+    job = await submit(http, stack.url, fresh("A short article. It has two sentences."))
+    async with http.get(f"{stack.url}/v1/jobs/{job['id']}") as resp:
+        body = await resp.json()
+        for field in ("id", "status", "engine", "voice", "characters", "chunks", "cache", "error",
+                      "created_at", "finished_at", "duration_seconds", "audio_url"):
+            assert field in body
+        assert body["engine"] == "fake"
+    await wait_done(http, stack.url, job["id"])
+    async with http.get(f"{stack.url}/v1/jobs/{'0' * 32}") as resp:
+        assert resp.status == 404
+        assert (await resp.json())["error"]["code"] == "job_not_found"
+
+
+async def test_engines_list(stack: Stack, http) -> None:
+    async with http.get(f"{stack.url}/v1/engines") as resp:
+        engines = {e["name"]: e for e in (await resp.json())["engines"]}
+    assert {"piper", "espeak", "fake"} <= set(engines)
+    assert all(e["max_chars"] > 0 and e["voices"] for e in engines.values())
