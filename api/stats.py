@@ -11,7 +11,8 @@ from shared import keys, stats
 from shared.config import Settings
 from worker.liveness import live_workers
 
-_PER_ENGINE = {"provider_calls": "calls", "provider_chars": "characters", "provider_errors": "errors"}
+_PER_ENGINE = {"provider_calls": "calls", "provider_chars": "characters", "provider_billed": "billed_characters",
+               "provider_errors": "errors"}
 
 
 async def cluster_stats(redis: Redis, queue: ArqRedis, settings: Settings) -> dict[str, Any]:
@@ -20,9 +21,9 @@ async def cluster_stats(redis: Redis, queue: ArqRedis, settings: Settings) -> di
     for field, value in counters.items():
         prefix, _, engine = field.partition(":")
         if engine and prefix in _PER_ENGINE:
-            engines.setdefault(engine, {"calls": 0, "characters": 0, "errors": 0})[_PER_ENGINE[prefix]] = value
+            engines.setdefault(engine, dict.fromkeys(_PER_ENGINE.values(), 0))[_PER_ENGINE[prefix]] = value
     by_status = {k.decode(): int(v) for k, v in (await redis.hgetall(keys.JOBS_BY_STATUS)).items()}
-    billed = sum(e["characters"] for e in engines.values())
+    billed = sum(e["billed_characters"] for e in engines.values())
     cached = counters.get(stats.CACHED_CHARS, 0)
     price = settings.price_per_million
     return {

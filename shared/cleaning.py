@@ -41,6 +41,8 @@ _URL = re.compile(
 )
 _URL_TAIL = ".,;:!?'\")]}>"
 
+_SCRIPT_OPEN = re.compile(r"<(?:script|style)\b", re.IGNORECASE)
+_SCRIPT_CLOSE = re.compile(r"</(?:script|style)\b", re.IGNORECASE)
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 _DROP_TAGS = {
@@ -123,10 +125,18 @@ def _markdown_blocks(raw: str) -> list[str]:
 
 
 def _markdown_inline(children: list[Token]) -> str:
-    """Link text without its URL, code spans as text, images and raw tags dropped."""
+    """Link text without its URL, code spans as text; images, raw tags and inline scripts dropped."""
     parts: list[str] = []
+    in_script = False
     for token in children:
-        if token.type in ("text", "code_inline", "text_special"):
+        if token.type == "html_inline":
+            if _SCRIPT_OPEN.match(token.content):
+                in_script = True
+            elif _SCRIPT_CLOSE.match(token.content):
+                in_script = False
+        elif in_script:
+            continue
+        elif token.type in ("text", "code_inline", "text_special"):
             parts.append(token.content)
         elif token.type == "softbreak":
             parts.append(" ")

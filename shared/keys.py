@@ -40,7 +40,7 @@ def events(job_id: str) -> str:
 
 
 EVENTS_PATTERN = f"{PREFIX}:events:*"
-AUDIO_READY_CHANNEL = f"{PREFIX}:audio-ready"  # pub/sub: message = cache key that just landed
+AUDIO_READY_CHANNEL = f"{PREFIX}:audio-ready"  # pub/sub: a cache key whose state changed; look again
 STATS = f"{PREFIX}:stats"  # hash of cluster-wide counters
 JOBS_BY_STATUS = f"{PREFIX}:jobs-by-status"  # hash: status -> count
 WORKERS = f"{PREFIX}:workers"  # sorted set: worker id -> last heartbeat (unix seconds)

@@ -36,15 +36,18 @@ _LAST_SOLID = regex.compile(rf"[^{WS}]", regex.REVERSE)
 _INITIALS = regex.compile(r"(?:\p{L}\.)*\p{L}")  # J, U.S, e.g, a.m (the final dot is the stop)
 
 # Never end a sentence (they precede a name or an example).
-_NEVER_END = frozenset(
-    "mr mrs ms mx dr prof st mt rev hon gen col capt lt sgt gov sen rep pres messrs mme mlle "
-    "vs e.g i.e cf viz u.s u.k".split()
-)
+_NEVER_END = frozenset({
+    "mr", "mrs", "ms", "mx", "dr", "prof", "st", "mt", "rev", "hon", "gen", "col", "capt", "lt",
+    "sgt", "gov", "sen", "rep", "pres", "messrs", "mme", "mlle", "vs", "e.g", "i.e", "cf", "viz",
+    "u.s", "u.k",
+})
 # End a sentence only when a capitalised word follows.
-_END_BEFORE_CAPITAL = frozenset(
-    "etc jr sr inc ltd co corp bros al ibid a.m p.m no nos vol vols pp ch chap sec art fig figs "
-    "ed eds est dept approx jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
+_END_BEFORE_CAPITAL = frozenset({
+    "etc", "jr", "sr", "inc", "ltd", "co", "corp", "bros", "al", "ibid", "a.m", "p.m", "no",
+    "nos", "vol", "vols", "pp", "ch", "chap", "sec", "art", "fig", "figs", "ed", "eds", "est",
+    "dept", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec",
+})
 _WORD_LOOKBACK = 12  # longer than any abbreviation above
 
 Span = tuple[int, int, bool]  # (start, end, ends_paragraph), no whitespace at either end

@@ -22,8 +22,13 @@ def provider_calls(engine: str) -> str:
 
 
 def provider_chars(engine: str) -> str:
-    """Characters the provider billed (Polly's RequestCharacters, else the text length)."""
+    """Characters sent to the provider."""
     return f"provider_chars:{engine}"
+
+
+def provider_billed(engine: str) -> str:
+    """Characters the provider billed (Polly's RequestCharacters; 0 for local engines)."""
+    return f"provider_billed:{engine}"
 
 
 def provider_errors(engine: str) -> str:

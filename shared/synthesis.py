@@ -24,7 +24,7 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared import keys, stats
+from shared import keys, mp3, stats
 from shared.cache import ChunkCache, cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine
@@ -129,10 +129,14 @@ async def _synthesize_locked(
             await stats.incr(stats_redis, stats.provider_errors(engine.name))
             raise
         await stats.incr_many(stats_redis, {
-            stats.provider_calls(engine.name): 1, stats.provider_chars(engine.name): result.billed_chars,
+            stats.provider_calls(engine.name): 1,
+            stats.provider_chars(engine.name): len(text),
+            stats.provider_billed(engine.name): result.billed_chars,
         })
-        await cache.put(key, result.audio)
-        return result.audio, True
+        # Cached pieces carry no ID3/Xing header, so an article is its pieces concatenated.
+        audio = mp3.strip_headers(result.audio)
+        await cache.put(key, audio)
+        return audio, True
     finally:
         await lock.release()
         if called:

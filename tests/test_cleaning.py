@@ -165,6 +165,8 @@ def test_markdown_never_reads_a_link_url() -> None:
 def test_markdown_raw_html_is_read_as_html() -> None:
     raw = "Intro.\n\n<div>\n<script>var x = 1;</script>\n<p>Inside <b>html</b></p>\n</div>\n"
     assert clean_text(raw, "markdown") == "Intro.\n\nInside html."
+    inline = "Text <script>alert(1)</script> and <style>p {}</style><b>bold</b> more"
+    assert clean_text(inline, "markdown") == "Text and bold more."
 
 
 # --- html -------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ def test_paragraph_break_is_preferred_over_a_later_sentence_end() -> None:
 # --- over-long sentences and tokens -----------------------------------------------------
 
 def test_long_sentence_is_cut_at_its_last_clause_break() -> None:
-    clauses = ["clause number %d goes on" % i for i in range(300)]
+    clauses = [f"clause number {i} goes on" for i in range(300)]
     text = ", ".join(clauses) + "."
     chunks = split_text(text, target_chars=800, max_chars=1000)
     assert_guarantees(text, chunks, 1000)
