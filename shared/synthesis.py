@@ -24,7 +24,7 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared import keys, mp3, stats
+from shared import keys, stats
 from shared.cache import ChunkCache, cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine
@@ -133,10 +133,8 @@ async def _synthesize_locked(
             stats.provider_chars(engine.name): len(text),
             stats.provider_billed(engine.name): result.billed_chars,
         })
-        # Cached pieces carry no ID3/Xing header, so an article is its pieces concatenated.
-        audio = mp3.strip_headers(result.audio)
-        await cache.put(key, audio)
-        return audio, True
+        await cache.put(key, result.audio)
+        return result.audio, True
     finally:
         await lock.release()
         if called:

@@ -11,6 +11,7 @@ import re
 
 import aiohttp
 
+from shared import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
@@ -86,7 +87,7 @@ class ElevenLabsEngine(Engine):
                     audio = await response.read()
                     billed = response.headers.get("character-cost", "")
                     chars = int(billed) if billed.isdigit() else len(text)
-                    return Synthesis(audio=audio, billed_chars=chars)
+                    return Synthesis(audio=mp3.strip_headers(audio), billed_chars=chars)
                 error = f"HTTP {response.status}: {_detail(await response.text())}"
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore import exceptions as boto
 
+from shared import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
@@ -137,6 +138,7 @@ class PollyEngine(Engine):
                               code="provider_unavailable") from exc
         except boto.BotoCoreError as exc:
             raise EngineError(self.name, f"request failed: {exc}", code="invalid_request") from exc
+        audio = mp3.strip_headers(audio)  # ID3/Xing would break plain concatenation of pieces
         return Synthesis(audio=audio, billed_chars=int(response.get("RequestCharacters") or len(text)))
 
     async def close(self) -> None:
