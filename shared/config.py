@@ -74,7 +74,7 @@ class Settings:
     chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
     # Workers and locks
-    worker_concurrency: int = 8  # READOUT_WORKER_CONCURRENCY
+    worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.05  # READOUT_POLL_DELAY (ARQ queue poll)
     chunk_timeout_s: int = 60  # READOUT_CHUNK_TIMEOUT (one chunk job)
     lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
@@ -124,7 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
-        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 8),
+        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.05),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 60),
         lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from shared import keys
+from shared import keys, stats
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"done", "failed", "cancelled"})
@@ -150,7 +150,8 @@ end
 return 1
 """
 
-# KEYS: job, landed, by_status, events, texts; ARGV: index, source (hit|miss), now
+# KEYS: job, landed, by_status, events, texts, stats; ARGV: index, source (hit|miss), now,
+# then the time-to-first-audio bucket bounds (stats.TTFA_BUCKETS as labels), ascending
 _LAND = _MOVE + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1, 0, 0} end
@@ -161,7 +162,15 @@ end
 local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
 if ARGV[2] == 'hit' then redis.call('HINCRBY', KEYS[1], 'hits', 1)
 else redis.call('HINCRBY', KEYS[1], 'misses', 1) end
-if ARGV[1] == '0' then redis.call('HSETNX', KEYS[1], 'first_audio_at', ARGV[3]) end
+if ARGV[1] == '0' and redis.call('HSETNX', KEYS[1], 'first_audio_at', ARGV[3]) == 1 then
+  local ttfa = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'created_at'))
+  local bucket = '+Inf'
+  for i = 4, #ARGV do
+    if ttfa <= tonumber(ARGV[i]) then bucket = ARGV[i]; break end
+  end
+  redis.call('HINCRBY', KEYS[6], 'ttfa_bucket:' .. bucket, 1)
+  redis.call('HINCRBY', KEYS[6], 'ttfa_sum_us', math.floor(ttfa * 1000000 + 0.5))
+end
 redis.call('PUBLISH', KEYS[4], cjson.encode({type = 'chunk', index = tonumber(ARGV[1]),
   done = done, total = total, source = ARGV[2]}))
 if status == 'running' and done == total then
@@ -194,6 +203,9 @@ async def start_job(redis: Redis, job_id: str, chunk_cache_keys: list[str], text
     ))
 
 
+_TTFA_BOUNDS = [stats.bucket_label(b) for b in stats.TTFA_BUCKETS]  # _LAND writes stats.TTFA's fields
+
+
 @dataclass(frozen=True)
 class Landing:
     new: bool  # False when this chunk had already landed (a re-run job)
@@ -204,9 +216,9 @@ class Landing:
 async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Landing:
     """Record that chunk `index` has its audio; the last one flips the job to done."""
     new, done, total = await redis.eval(
-        _LAND, 5, keys.job(job_id), keys.job_landed(job_id), keys.JOBS_BY_STATUS,
-        keys.events(job_id), keys.job_texts(job_id),
-        index, "hit" if hit else "miss", repr(time.time()),
+        _LAND, 6, keys.job(job_id), keys.job_landed(job_id), keys.JOBS_BY_STATUS,
+        keys.events(job_id), keys.job_texts(job_id), keys.STATS,
+        index, "hit" if hit else "miss", repr(time.time()), *_TTFA_BOUNDS,
     )
     return Landing(new=new == 1, done=int(done), total=int(total))
 

@@ -91,6 +91,7 @@ async def get_or_synthesize(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.wait_timeout_s
     waited = False
+    wait_started = 0.0
     while True:
         lock = await ChunkLock.try_acquire(redis, key, settings.lock_ttl_ms)
         if lock is not None:
@@ -100,8 +101,9 @@ async def get_or_synthesize(
             return ChunkResult(key, audio, "synthesized" if synthesized else "waited" if waited else "hit")
         if not waited:
             waited = True
+            wait_started = loop.time()
             await stats.incr(stats_redis, stats.LOCK_WAITS)
-        audio = await _wait(redis, cache, key, deadline, waker, backoff, stats_redis)
+        audio = await _wait(redis, cache, key, deadline, waker, backoff, stats_redis, wait_started)
         if audio is not None:
             return ChunkResult(key, audio, "waited")
         if loop.time() >= deadline:
@@ -151,7 +153,7 @@ async def _announce(redis: Redis, key: str) -> None:
 
 async def _wait(
     redis: Redis, cache: ChunkCache, key: str, deadline: float, waker: AudioWaker | None,
-    backoff: Backoff, stats_redis: Redis,
+    backoff: Backoff, stats_redis: Redis, wait_started: float,
 ) -> bytes | None:
     """Until the audio lands (returned) or the lock is gone without it / the deadline passes (None)."""
     loop = asyncio.get_running_loop()
@@ -162,7 +164,10 @@ async def _wait(
             audio = await cache.get(key)
             if audio is not None:
                 if woken_by is not None:
-                    await stats.incr(stats_redis, woken_by)
+                    waited_s = loop.time() - wait_started
+                    await stats.incr_many(stats_redis, {
+                        woken_by: 1, **stats.histogram_fields(stats.lock_wait(woken_by), waited_s, stats.LOCK_WAIT_BUCKETS),
+                    })
                 return audio
             if not await ChunkLock.is_locked(redis, key):
                 return None

@@ -55,8 +55,11 @@ class Stack:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("READOUT_")}
+        env.pop("REDIS_URL", None)
+        if self.redis_url:  # "" = the embedded redis-server under READOUT_DATA_DIR
+            env["REDIS_URL"] = self.redis_url
         env.update({
-            "REDIS_URL": self.redis_url, "READOUT_PORT": str(self.port), "READOUT_HOST": "127.0.0.1",
+            "READOUT_PORT": str(self.port), "READOUT_HOST": "127.0.0.1",
             "PYTHONPATH": str(ROOT), "READOUT_LOG_LEVEL": "INFO",
         })
         env.update(self.env)

@@ -1,0 +1,59 @@
+"""compose.yaml is written and checked, not run here (no Docker engine): parse and check it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_services_and_commands() -> None:
+    services = load()["services"]
+    assert set(services) == {"redis", "api", "worker"}
+    assert services["api"]["command"] == ["python", "-m", "api"]
+    assert services["worker"]["command"] == ["python", "-m", "worker"]
+    for name in ("api", "worker"):
+        assert services[name]["build"] == "."
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_redis_is_durable_and_never_evicts() -> None:
+    command = " ".join(load()["services"]["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy noeviction" in command
+
+
+def test_workers_scale_with_replicas() -> None:
+    replicas = load()["services"]["worker"]["deploy"]["replicas"]
+    assert replicas == "${READOUT_WORKER_REPLICAS:-3}"
+
+
+def test_env_points_everything_at_the_redis_service_and_requires_keys() -> None:
+    services = load()["services"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["READOUT_API_KEYS"].startswith("${READOUT_API_KEYS:?")
+    # The API binds a public address in its container, so keys are mandatory (secure by default).
+    assert services["api"]["environment"]["READOUT_HOST"] == "0.0.0.0"
+
+
+def test_every_env_var_is_a_real_setting() -> None:
+    import re
+
+    config = (ROOT / "shared" / "config.py").read_text()
+    for service in load()["services"].values():
+        for name in service.get("environment", {}):
+            assert re.search(rf'"{name}"', config), f"{name} is not read by shared/config.py"
+
+
+def test_dockerfile_installs_the_package_and_both_roles() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir ." in dockerfile
+    for path in ("api", "worker", "shared"):
+        assert f"COPY {path} ./{path}" in dockerfile
