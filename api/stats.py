@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 from shared.config import Settings
-from worker.liveness import live_workers
+from shared.liveness import live_workers
 
 _PER_ENGINE = {"provider_calls": "calls", "provider_chars": "characters", "provider_billed": "billed_characters",
                "provider_errors": "errors"}

@@ -76,7 +76,8 @@ class Settings:
     # Workers and locks
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.05  # READOUT_POLL_DELAY (ARQ queue poll)
-    chunk_timeout_s: int = 60  # READOUT_CHUNK_TIMEOUT (one chunk job)
+    chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
+    chunk_max_tries: int = 8  # READOUT_CHUNK_MAX_TRIES (tries of one chunk job before the job fails)
     lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
     wait_timeout_s: float = 120.0  # READOUT_WAIT_TIMEOUT (a waiter gives up after this)
     job_ttl_s: int = 7 * 24 * 3600  # READOUT_JOB_TTL (finished job records kept this long)
@@ -126,7 +127,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.05),
-        chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 60),
+        chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
+        chunk_max_tries=_int(env, "READOUT_CHUNK_MAX_TRIES", 8),
         lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),
         wait_timeout_s=_float(env, "READOUT_WAIT_TIMEOUT", 120.0),
         job_ttl_s=_int(env, "READOUT_JOB_TTL", 7 * 24 * 3600),

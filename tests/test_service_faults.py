@@ -113,3 +113,19 @@ async def test_worker_killed_mid_job_is_finished_by_another(slow_stack: Stack, h
     calls = await provider_calls(http, slow_stack.url) - before
     assert total <= calls <= total + 1, f"{calls} provider calls for {total} chunks"
     print(f"\nworker SIGKILL mid-job: job of {total} chunks done {recovered:.1f}s after the kill, {calls} provider calls")
+
+
+async def test_chunk_that_never_finishes_fails_the_job_instead_of_hanging(redis_url: str, tmp_path, http) -> None:
+    stack = Stack(redis_url, free_port(), tmp_path / "logs", env={
+        "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_FAKE_LATENCY_MS": "5000",
+        "READOUT_CHUNK_TIMEOUT": "1", "READOUT_CHUNK_MAX_TRIES": "2",
+    })
+    try:
+        stack.start(workers=1)
+        job = await submit(http, stack.url, fresh("A sentence that takes too long to say."))
+        final = await wait_done(http, stack.url, job["id"])
+        assert final["status"] == "failed"
+        assert final["error"]["code"] == "chunk_failed"
+        assert "chunk 0" in final["error"]["message"]
+    finally:
+        stack.stop()

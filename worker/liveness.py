@@ -20,11 +20,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import keys
+from shared.liveness import DEAD_AFTER_S, HEARTBEAT_S
 
 log = logging.getLogger("readout.worker")
 
-HEARTBEAT_S = 1.0
-DEAD_AFTER_S = 5.0
 FORGET_AFTER_S = 3600.0
 ARQ_IN_PROGRESS = "arq:in-progress:"
 
@@ -37,11 +36,6 @@ async def mark_finished(redis: Redis, arq_job_id: str, worker_id: str) -> None:
     # Only our own entry: a reaped-and-rerun job may belong to another worker by now.
     if (await redis.hget(keys.RUNNING, arq_job_id)) == worker_id.encode():
         await redis.hdel(keys.RUNNING, arq_job_id)
-
-
-async def live_workers(redis: Redis, now: float | None = None) -> int:
-    now = time.time() if now is None else now
-    return int(await redis.zcount(keys.WORKERS, now - DEAD_AFTER_S, "+inf"))
 
 
 async def reap(redis: Redis, now: float | None = None) -> list[str]:

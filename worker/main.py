@@ -13,10 +13,12 @@ from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
 from shared.wakeup import AudioWaker
 from worker import liveness
-from worker.tasks import CHUNK_MAX_TRIES, Runtime, article_job, chunk_job
+from worker.tasks import Runtime, article_job, chunk_job
 
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
+# ARQ's own timeout is only a backstop: worker.tasks enforces chunk_timeout_s and retries.
+JOB_TIMEOUT_S = SETTINGS.chunk_timeout_s + 30
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -53,8 +55,8 @@ async def job_ended(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = [
-        func(article_job, name="article_job", timeout=SETTINGS.chunk_timeout_s, max_tries=CHUNK_MAX_TRIES, keep_result=60),
-        func(chunk_job, name="chunk_job", timeout=SETTINGS.chunk_timeout_s, max_tries=CHUNK_MAX_TRIES, keep_result=60),
+        func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
+        func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
     ]
     redis_settings = arq_redis_settings(REDIS_URL)
     on_startup = startup
@@ -63,5 +65,5 @@ class WorkerSettings:
     on_job_end = job_ended
     max_jobs = SETTINGS.worker_concurrency
     poll_delay = SETTINGS.poll_delay_s
-    job_timeout = SETTINGS.chunk_timeout_s
+    job_timeout = JOB_TIMEOUT_S
     health_check_interval = 5

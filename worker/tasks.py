@@ -6,14 +6,17 @@ per-chunk lock, so a re-run never calls the provider for audio that exists.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from arq import Retry
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared import jobs, keys, stats
 from shared.cache import cache_key
@@ -24,8 +27,6 @@ from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger("readout.worker")
-
-CHUNK_MAX_TRIES = 8  # ARQ tries per chunk job: retryable provider errors, reaped reruns
 
 
 @dataclass
@@ -57,6 +58,53 @@ def split_for_engine(text: str, settings: Settings, engine_max_chars: int) -> li
 
 
 async def article_job(ctx: dict[str, Any], job_id: str) -> str:
+    return await _guarded(ctx, job_id, 0, _chunk_article)
+
+
+async def chunk_job(ctx: dict[str, Any], job_id: str, index: int) -> str:
+    return await _guarded(ctx, job_id, index, _synthesize_chunk)
+
+
+async def _guarded(
+    ctx: dict[str, Any], job_id: str, index: int, step: Callable[[dict[str, Any], str, int], Awaitable[str]]
+) -> str:
+    """Run one job step so that no failure leaves the job hanging.
+
+    A step gets `chunk_timeout_s`, enforced here (ARQ does not retry its own timeouts).
+    Transient trouble (a provider that throttles, a waiter that gave up, Redis going away,
+    a timeout) is retried with backoff up to `chunk_max_tries`; then, or on a permanent
+    provider error, the job fails with an error naming the engine and the chunk.
+    """
+    rt: Runtime = ctx["rt"]
+    tries = ctx.get("job_try", 1)
+    more = tries < rt.settings.chunk_max_tries
+    try:
+        async with asyncio.timeout(rt.settings.chunk_timeout_s):
+            return await step(ctx, job_id, index)
+    except EngineError as exc:
+        if exc.retryable and more:
+            raise _retry(job_id, index, tries, exc) from exc
+        return await _fail(rt, job_id, f"engine {exc.engine} failed on chunk {index}: {exc}", exc.code)
+    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError) as exc:
+        if more:
+            raise _retry(job_id, index, tries, exc) from exc
+        return await _fail(rt, job_id, f"chunk {index} did not complete after {tries} tries: {exc!r}",
+                           "chunk_failed")
+
+
+def _retry(job_id: str, index: int, tries: int, exc: BaseException) -> Retry:
+    log.warning("chunk retry", extra={"job_id": job_id, "chunk": index, "try": tries, "error": repr(exc)})
+    return Retry(defer=random.uniform(0, min(5.0, 0.25 * 2**tries)))
+
+
+async def _fail(rt: Runtime, job_id: str, message: str, code: str) -> str:
+    await jobs.finish_job(rt.redis, job_id, "failed", error=message, error_code=code)
+    await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
+    log.error("job failed", extra={"job_id": job_id, "error": message})
+    return "failed"
+
+
+async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     rt: Runtime = ctx["rt"]
     job = await jobs.get_job(rt.redis, job_id)
     if job is None or job.terminal:
@@ -68,9 +116,7 @@ async def article_job(ctx: dict[str, Any], job_id: str) -> str:
     params = engine.params(job.voice, job.variant or None)
     chunks = split_for_engine(text, rt.settings, engine.max_chars)
     if not chunks:
-        await jobs.finish_job(rt.redis, job_id, "failed", error="text is empty after cleaning",
-                              error_code="text_empty")
-        return "failed"
+        return await _fail(rt, job_id, "text is empty after cleaning", "text_empty")
     if not await jobs.start_job(rt.redis, job_id, [cache_key(c, params) for c in chunks], chunks):
         return "skipped"
     log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(text)})
@@ -79,10 +125,6 @@ async def article_job(ctx: dict[str, Any], job_id: str) -> str:
         await pool.enqueue_job("chunk_job", job_id, index, _job_id=chunk_job_id(job_id, index))
     # Chunk 0 here, not through the queue: one hop less before the first audio byte.
     return await _synthesize_chunk(ctx, job_id, 0)
-
-
-async def chunk_job(ctx: dict[str, Any], job_id: str, index: int) -> str:
-    return await _synthesize_chunk(ctx, job_id, index)
 
 
 async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str:
@@ -97,23 +139,9 @@ async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str
         return "skipped"
     engine = get_engine(job.engine, rt.settings)
     params = engine.params(job.voice, job.variant or None)
-    try:
-        result = await get_or_synthesize(
-            rt.cache_redis, engine, text, params, settings=rt.settings, stats_redis=rt.redis, waker=rt.waker
-        )
-    except EngineError as exc:
-        tries = ctx.get("job_try", 1)
-        if exc.retryable and tries < CHUNK_MAX_TRIES:
-            delay = random.uniform(0, min(5.0, 0.25 * 2**tries))
-            log.warning("chunk retry", extra={"job_id": job_id, "chunk": index, "try": tries, "error": str(exc)})
-            raise Retry(defer=delay) from exc
-        message = f"engine {engine.name} failed on chunk {index}: {exc}"
-        await jobs.finish_job(rt.redis, job_id, "failed", error=message, error_code=exc.code)
-        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
-        log.error("job failed", extra={"job_id": job_id, "chunk": index, "error": str(exc)})
-        return "failed"
-    except ChunkWaitTimeout as exc:
-        raise Retry(defer=1.0) from exc
+    result = await get_or_synthesize(
+        rt.cache_redis, engine, text, params, settings=rt.settings, stats_redis=rt.redis, waker=rt.waker
+    )
     hit = result.source != "synthesized"
     if hit:
         await stats.incr(rt.redis, stats.CACHED_CHARS, len(text))
