@@ -15,7 +15,7 @@ from api.stats import cluster_stats
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.redis_conn import arq_redis_settings, connect
-from worker.liveness import live_workers
+from shared.liveness import live_workers
 
 routes = web.RouteTableDef()
 

@@ -41,6 +41,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         return error_response(exc.status, code, message)
+    except ConnectionError:
+        raise  # the client went away mid-response; aiohttp drops the connection quietly
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal_error", "internal error; it has been logged")
