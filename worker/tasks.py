@@ -117,14 +117,33 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     chunks = split_for_engine(text, rt.settings, engine.max_chars)
     if not chunks:
         return await _fail(rt, job_id, "text is empty after cleaning", "text_empty")
-    if not await jobs.start_job(rt.redis, job_id, [cache_key(c, params) for c in chunks], chunks):
+    chunk_keys = [cache_key(c, params) for c in chunks]
+    if not await jobs.start_job(rt.redis, job_id, chunk_keys, chunks):
         return "skipped"
     log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(text)})
+    async with rt.cache_redis.pipeline(transaction=False) as pipe:
+        for key in chunk_keys[1:]:
+            pipe.exists(keys.audio(key))
+        cached = [False, *map(bool, await pipe.execute())]
+    pending = [i for i in range(1, len(chunks)) if not cached[i]]
+    # Chunk 0 here, not through the queue: one hop less before the first audio byte. A
+    # network engine speaks it while the rest fan out; a local one first, with the CPU to
+    # itself. Chunks already cached land here too: a warm article costs one hop, not two.
+    if engine.local:
+        source = await _synthesize_chunk(ctx, job_id, 0)
+        await _fan_out(ctx, job_id, pending)
+    else:
+        await _fan_out(ctx, job_id, pending)
+        source = await _synthesize_chunk(ctx, job_id, 0)
+    await asyncio.gather(*(_synthesize_chunk(ctx, job_id, i) for i in range(1, len(chunks)) if cached[i]))
+    return source
+
+
+async def _fan_out(ctx: dict[str, Any], job_id: str, indexes: list[int]) -> None:
+    """One chunk job per index, enqueued in order so workers take them front to back."""
     pool: ArqRedis = ctx["redis"]
-    for index in range(1, len(chunks)):
+    for index in indexes:
         await pool.enqueue_job("chunk_job", job_id, index, _job_id=chunk_job_id(job_id, index))
-    # Chunk 0 here, not through the queue: one hop less before the first audio byte.
-    return await _synthesize_chunk(ctx, job_id, 0)
 
 
 async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str:

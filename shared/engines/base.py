@@ -70,6 +70,9 @@ class Engine(ABC):
 
     name: str
     max_chars: int
+    # True for engines that run on this machine's CPU: chunks compete for the same cores, so
+    # the article job speaks chunk 0 before fanning out the rest (first audio sooner).
+    local: bool = False
 
     @abstractmethod
     def voices(self) -> list[VoiceInfo]: ...

@@ -58,6 +58,7 @@ def wav_to_pcm(wav: bytes) -> tuple[bytes, int]:
 class EspeakEngine(Engine):
     name = "espeak"
     max_chars = 3000
+    local = True
 
     def __init__(self, settings: Settings) -> None:
         binary = shutil.which("espeak-ng")

@@ -73,6 +73,7 @@ def _synthesize_mp3(model: str, config: str, text: str, bitrate_kbps: int) -> by
 class PiperEngine(Engine):
     name = "piper"
     max_chars = 1000  # Piper's quality degrades on long inputs
+    local = True
 
     def __init__(self, settings: Settings) -> None:
         if settings.piper_voice:
