@@ -6,11 +6,13 @@ import asyncio
 from aiohttp import web
 from arq.connections import create_pool
 
-from api import audio, events, jobs
+from api import audio, events, jobs, openai_compat
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
 from api.limits import LIMITS, Limits
+from api.metrics import setup_metrics
 from api.notifier import JobNotifier
+from api.openapi import setup_pages
 from api.stats import cluster_stats
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
@@ -97,6 +99,9 @@ def create_app(settings: Settings, redis_url: str) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(audio.routes)
     app.add_routes(events.routes)
+    app.add_routes(openai_compat.routes)
+    setup_pages(app)
+    setup_metrics(app)
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     return app

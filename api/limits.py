@@ -1,7 +1,7 @@
 """Per-key limits kept in Redis, so every API replica enforces the same budget.
 
 - Characters per calendar month (UTC), READOUT_QUOTA_CHARS: a submission that would go
-  over is refused whole (429 `quota_exceeded`), nothing is charged for it.
+  over is refused whole (429 `quota_exceeded`), nothing is charged for it (nor its rate slot).
 - Jobs per minute, READOUT_RATE_PER_MIN: a fixed one-minute window (429 `rate_limited`).
 Both answer `Retry-After` with the seconds until the window resets. 0 turns a limit off.
 """
@@ -43,16 +43,18 @@ class Limits:
         """Count one job of `chars` characters for `owner`, or raise 429."""
         now = time.time() if now is None else now
         s = self._settings
+        rate_key = keys.rate(owner, int(now // 60))
         if s.rate_per_min > 0:
-            minute = int(now // 60)
             retry = 60 - int(now % 60)
-            if await self._redis.eval(_CHARGE, 1, keys.rate(owner, minute), 1, s.rate_per_min, 120) < 0:
+            if await self._redis.eval(_CHARGE, 1, rate_key, 1, s.rate_per_min, 120) < 0:
                 raise ApiError(429, "rate_limited", f"more than {s.rate_per_min} jobs per minute for this key",
                                {"Retry-After": str(retry)})
         if s.quota_chars > 0:
             month, retry = _month_end(now)
             used = await self._redis.eval(_CHARGE, 1, keys.quota(owner, month), chars, s.quota_chars, 32 * 86400)
             if used < 0:
+                if s.rate_per_min > 0:  # a refused submission is not a job: give its rate slot back
+                    await self._redis.decr(rate_key)
                 raise ApiError(429, "quota_exceeded",
                                f"this job would exceed the monthly quota of {s.quota_chars} characters",
                                {"Retry-After": str(retry)})

@@ -16,18 +16,22 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from arq.constants import default_queue_name
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from api.context import ctx
 from shared import keys, stats
-from shared.jobs import Status
-from worker.liveness import live_workers
+from shared.liveness import live_workers
 
 routes = web.RouteTableDef()
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 _HTTP = web.AppKey("http_histogram", Histogram)
-_STATUSES: tuple[Status, ...] = ("queued", "running", "done", "failed", "cancelled")
+_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # Per-engine counters: stats field prefix -> (metric name, help)
 _PER_ENGINE = {
     "provider_calls": ("readout_provider_calls", "Provider (engine) synthesis calls."),
@@ -116,8 +120,9 @@ def cluster_families(counters: dict[str, int], by_status: dict[str, int], queue_
         "Per job: chunk 0's audio landed minus the job's creation (submit to first playable byte).",
         counters, {(): stats.TTFA}, stats.TTFA_BUCKETS, []))
     families.append(GaugeMetricFamily("readout_queue_depth", "ARQ jobs waiting in the queue.", value=queue_depth))
-    jobs = GaugeMetricFamily("readout_jobs", "Jobs by status (terminal states count every job still counted since start).",
-                             labels=["status"])
+    jobs = GaugeMetricFamily(
+        "readout_jobs", "Jobs by status: queued and running now; done, failed and cancelled ever (until Redis is flushed).",
+        labels=["status"])
     for status in _STATUSES:
         jobs.add_metric([status], by_status.get(status, 0))
     families.append(jobs)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_ARQ_JOB = re.compile(r"\b(?:article|chunk):([0-9a-f]{32})\b")  # ARQ job ids name the Readout job
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +25,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
+        if "job_id" not in line and record.name.startswith("arq"):
+            found = _ARQ_JOB.search(line["msg"])
+            if found:
+                line["job_id"] = found.group(1)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
