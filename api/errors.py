@@ -5,6 +5,7 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
 
 log = logging.getLogger("readout.api")
 
@@ -43,6 +44,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(exc.status, code, message)
     except ConnectionError:
         raise  # the client went away mid-response; aiohttp drops the connection quietly
+    except RedisError as exc:  # Redis down past the client's retries: a clear 503, not a 500
+        log.warning("redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
+        return error_response(503, "service_unavailable", "the job store is unreachable; try again shortly",
+                              {"Retry-After": "5"})
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal_error", "internal error; it has been logged")

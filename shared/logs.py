@@ -41,4 +41,8 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # botocore's DEBUG lines carry the signed Authorization header (the AWS access key id) and
+    # request bodies (article text): never let them through, whatever READOUT_LOG_LEVEL says.
+    for name in ("botocore", "aiobotocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.Formatter.converter = time.gmtime
