@@ -11,8 +11,8 @@ from shared import keys, stats
 from shared.config import Settings
 from shared.liveness import live_workers
 
-_PER_ENGINE = {"provider_calls": "calls", "provider_chars": "characters", "provider_billed": "billed_characters",
-               "provider_errors": "errors"}
+_PER_ENGINE = {"provider_calls": "calls", "provider_attempts": "attempts", "provider_chars": "characters",
+               "provider_billed": "billed_characters", "provider_errors": "errors"}
 
 
 async def cluster_stats(redis: Redis, queue: ArqRedis, settings: Settings) -> dict[str, Any]:

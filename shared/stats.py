@@ -41,6 +41,11 @@ def provider_billed(engine: str) -> str:
     return f"provider_billed:{engine}"
 
 
+def provider_attempts(engine: str) -> str:
+    """Requests the provider saw, retries included (throttled ones too)."""
+    return f"provider_attempts:{engine}"
+
+
 def provider_errors(engine: str) -> str:
     return f"provider_errors:{engine}"
 

@@ -127,11 +127,15 @@ async def _synthesize_locked(
         called = True
         try:
             result = await engine.synthesize(text, params)
-        except Exception:
-            await stats.incr(stats_redis, stats.provider_errors(engine.name))
+        except Exception as exc:
+            await stats.incr_many(stats_redis, {
+                stats.provider_errors(engine.name): 1,
+                stats.provider_attempts(engine.name): getattr(exc, "attempts", 1),
+            })
             raise
         await stats.incr_many(stats_redis, {
             stats.provider_calls(engine.name): 1,
+            stats.provider_attempts(engine.name): result.attempts,
             stats.provider_chars(engine.name): len(text),
             stats.provider_billed(engine.name): result.billed_chars,
         })

@@ -1,15 +1,19 @@
 """PollyEngine through the real aiobotocore client against the local Polly stub."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import miniaudio
 import pytest
+import redis.asyncio as aioredis
 
+from shared import stats
 from shared.config import Settings
 from shared.engines.base import EngineError, UnknownVoice
 from shared.engines.polly import PollyEngine
+from shared.synthesis import get_or_synthesize
 from tests.polly_stub import ACCESS_KEY, PollyStub
 
 
@@ -159,3 +163,27 @@ def test_params_identity_and_validation() -> None:
     with pytest.raises(UnknownVoice):
         engine.params("Joanna", "turbo")
     assert any(v.id == "Joanna" for v in engine.voices())
+
+
+async def test_every_attempt_polly_saw_is_counted_under_throttling(stub: PollyStub, redis_url: str) -> None:
+    """30% throttling through the real client: the stats count exactly the requests Polly got."""
+    stub.throttle_rate = 0.3
+    engine = make_engine(stub, provider_max_tries=8)
+    params = engine.params("Joanna", "neural")
+    settings = Settings(lock_ttl_ms=5000, wait_timeout_s=30)
+    redis = aioredis.Redis.from_url(redis_url)
+    texts = [f"Sentence number {i} of the throttled article." for i in range(20)]
+    try:
+        results = await asyncio.gather(*(
+            get_or_synthesize(redis, engine, text, params, settings=settings)
+            for text in texts for _ in range(3)
+        ))
+        counters = await stats.read_stats(redis)
+    finally:
+        await redis.aclose()
+        await engine.close()
+    assert sum(r.source == "synthesized" for r in results) == len(texts)
+    assert counters[stats.provider_calls("polly")] == len(texts)
+    assert counters[stats.provider_attempts("polly")] == len(stub.requests)
+    assert len(texts) < len(stub.requests) <= len(texts) * 8  # some were throttled, all within the bound
+    print(f"\n30% throttling: {len(texts)} chunks, {len(stub.requests)} requests to Polly, all counted")

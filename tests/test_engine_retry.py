@@ -7,7 +7,7 @@ import pytest
 
 from shared.config import Settings
 from shared.engines import retry as retry_module
-from shared.engines.base import EngineError
+from shared.engines.base import EngineError, Synthesis
 from shared.engines.retry import backoff_s, with_retries
 
 
@@ -30,38 +30,39 @@ async def test_retries_until_success_with_growing_ceilings(monkeypatch: pytest.M
     monkeypatch.setattr(retry_module, "backoff_s", fake_backoff)
     outcomes = [EngineError("p", "slow down", retryable=True, code="throttled")] * 3
 
-    async def call() -> str:
+    async def call() -> Synthesis:
         if outcomes:
             raise outcomes.pop()
-        return "ok"
+        return Synthesis(audio=b"ok", billed_chars=2)
 
-    assert await with_retries(call, Settings(provider_max_tries=5, provider_backoff_base_s=0.5)) == "ok"
+    result = await with_retries(call, Settings(provider_max_tries=5, provider_backoff_base_s=0.5))
+    assert result == Synthesis(audio=b"ok", billed_chars=2, attempts=4)
     assert ceilings == [0.5, 1.0, 2.0]
 
 
 async def test_non_retryable_is_raised_at_once() -> None:
     calls = 0
 
-    async def call() -> str:
+    async def call() -> Synthesis:
         nonlocal calls
         calls += 1
         raise EngineError("p", "bad key", code="auth_failed")
 
-    with pytest.raises(EngineError, match="bad key"):
+    with pytest.raises(EngineError, match="bad key") as info:
         await with_retries(call, Settings(provider_max_tries=5, provider_backoff_base_s=0.0))
-    assert calls == 1
+    assert calls == 1 and info.value.attempts == 1
 
 
 async def test_gives_up_after_max_tries_keeping_the_code() -> None:
     calls = 0
 
-    async def call() -> str:
+    async def call() -> Synthesis:
         nonlocal calls
         calls += 1
         raise EngineError("p", "HTTP 503", retryable=True, code="provider_unavailable")
 
     with pytest.raises(EngineError) as info:
         await with_retries(call, Settings(provider_max_tries=4, provider_backoff_base_s=0.0))
-    assert calls == 4
+    assert calls == 4 == info.value.attempts
     assert info.value.code == "provider_unavailable" and info.value.retryable
     assert str(info.value) == "p: HTTP 503 (gave up after 4 tries)"

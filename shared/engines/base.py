@@ -13,6 +13,7 @@ class EngineError(Exception):
         self.engine = engine
         self.retryable = retryable
         self.code = code
+        self.attempts = 1  # requests the provider saw before this error (set by the retry loop)
 
 
 class UnknownEngine(LookupError):
@@ -51,10 +52,11 @@ class VoiceInfo:
 
 @dataclass(frozen=True)
 class Synthesis:
-    """One provider call's result: MP3 bytes and the characters the provider billed."""
+    """One provider call's result: MP3 bytes, the characters billed, the requests it took."""
 
     audio: bytes
     billed_chars: int
+    attempts: int = 1
 
 
 class Engine(ABC):

@@ -8,14 +8,11 @@ throttled together from retrying in lockstep.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 from shared.config import Settings
-from shared.engines.base import EngineError
-
-T = TypeVar("T")
+from shared.engines.base import EngineError, Synthesis
 
 MAX_BACKOFF_S = 20.0
 
@@ -26,22 +23,26 @@ def backoff_s(attempt: int, base_s: float, rng: random.Random | None = None) -> 
     return (rng or random).uniform(0.0, ceiling)
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], settings: Settings) -> T:
-    """Run `call` up to `settings.provider_max_tries` times while it fails retryably."""
+async def with_retries(call: Callable[[], Awaitable[Synthesis]], settings: Settings) -> Synthesis:
+    """Run `call` up to `settings.provider_max_tries` times while it fails retryably.
+
+    The result (or the error raised) carries `attempts`: how many requests the provider saw,
+    so the stats count every attempt, not just the calls that succeeded.
+    """
     tries = max(1, settings.provider_max_tries)
-    for attempt in range(1, tries):
+    attempt = 1
+    while True:
         try:
-            return await call()
+            return dataclasses.replace(await call(), attempts=attempt)
         except EngineError as exc:
+            exc.attempts = attempt
             if not exc.retryable:
                 raise
+            if attempt >= tries:
+                detail = str(exc).removeprefix(f"{exc.engine}: ")
+                final = EngineError(exc.engine, f"{detail} (gave up after {tries} tries)", retryable=True,
+                                    code=exc.code)
+                final.attempts = attempt
+                raise final from exc
         await asyncio.sleep(backoff_s(attempt, settings.provider_backoff_base_s))
-    try:
-        return await call()
-    except EngineError as exc:
-        if not exc.retryable:
-            raise
-        detail = str(exc).removeprefix(f"{exc.engine}: ")
-        raise EngineError(
-            exc.engine, f"{detail} (gave up after {tries} tries)", retryable=True, code=exc.code
-        ) from exc
+        attempt += 1
