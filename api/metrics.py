@@ -35,6 +35,7 @@ _STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # Per-engine counters: stats field prefix -> (metric name, help)
 _PER_ENGINE = {
     "provider_calls": ("readout_provider_calls", "Provider (engine) synthesis calls."),
+    "provider_attempts": ("readout_provider_attempts", "Requests the provider saw, retries included."),
     "provider_chars": ("readout_provider_characters", "Characters sent to the provider."),
     "provider_billed": ("readout_provider_billed_characters", "Characters the provider billed."),
     "provider_errors": ("readout_provider_errors", "Failed provider calls (after the engine's own retries)."),
