@@ -16,8 +16,8 @@ from api.openapi import setup_pages
 from api.stats import cluster_stats
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
-from shared.redis_conn import arq_redis_settings, connect
 from shared.liveness import live_workers
+from shared.redis_conn import arq_redis_settings, connect
 
 routes = web.RouteTableDef()
 
@@ -33,7 +33,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(c.redis.ping(), 2)
         workers = await live_workers(c.redis)
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         return web.json_response({"status": "unavailable", "redis": False, "error": type(exc).__name__}, status=503)
     ready = workers > 0
     return web.json_response({"status": "ok" if ready else "no_workers", "redis": True, "workers": workers},

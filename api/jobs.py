@@ -9,8 +9,8 @@ from api.errors import ApiError
 from api.limits import LIMITS
 from api.submit import parse_submission
 from shared import jobs
-from shared.engines import UnknownEngine, UnknownVoice, get_engine
 from shared.config import Settings
+from shared.engines import UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
 
 routes = web.RouteTableDef()

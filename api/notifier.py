@@ -35,7 +35,7 @@ class Watcher:
         """The next event, or None after `timeout` (the caller re-reads the job state)."""
         try:
             return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 

@@ -18,7 +18,6 @@ Mapping:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -30,15 +29,13 @@ from api.auth import caller
 from api.context import ctx
 from api.errors import ApiError
 from api.jobs import submit_job
-from api.submit import read_body
-from shared.chunking import clean_text
+from api.submit import clean_article, read_body
 from shared.config import Settings
 from shared.engines import UnknownEngine, engine_names, get_engine
 
 log = logging.getLogger("readout.api")
 routes = web.RouteTableDef()
 
-_OFFLOAD_CHARS = 50_000  # clean larger inputs in a thread so the event loop keeps serving
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
                  "shimmer", "verse")
@@ -115,14 +112,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
     _check_unsupported(body)
     engine_name = engine_for_model(model, c.settings)
     engine_voice = voice_for(engine_name, voice, c.settings)
-    if len(raw_input) > _OFFLOAD_CHARS:
-        text = await asyncio.to_thread(clean_text, raw_input, "text")
-    else:
-        text = clean_text(raw_input, "text")
-    if not text:
-        raise ApiError(400, "text_empty", "'input' has no speakable text")
-    if len(text) > c.settings.max_chars:
-        raise ApiError(413, "text_too_long", f"'input' has {len(text)} characters; the limit is {c.settings.max_chars}")
+    text = await clean_article(raw_input, "text", c.settings, what="'input'")
     job_id = await submit_job(request, text=text, engine_name=engine_name, voice=engine_voice, variant=None)
     log.info("speech request", extra={"job_id": job_id, "model": model, "engine": engine_name, "chars": len(text)})
     return await stream_audio(request, c, job_id)

@@ -73,6 +73,22 @@ def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | No
     return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
 
 
+async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> str:
+    """The text that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
+    if len(raw) > _OFFLOAD_CHARS:
+        text = await asyncio.to_thread(clean_text, raw, fmt)
+    else:
+        text = clean_text(raw, fmt)
+    if not text:
+        raise ApiError(400, "text_empty", f"{what} has no speakable text after cleaning")
+    if len(text) > settings.max_chars:
+        raise ApiError(
+            413, "text_too_long",
+            f"{what} has {len(text)} characters after cleaning; the limit is {settings.max_chars} (READOUT_MAX_CHARS)",
+        )
+    return text
+
+
 async def parse_submission(request: web.Request, settings: Settings) -> Submission:
     content_type = request.content_type
     if content_type != "application/json" and content_type not in CONTENT_TYPES:
@@ -89,17 +105,5 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
         raw, fmt = _decode(body), CONTENT_TYPES[content_type]
         query = request.query
         engine, voice, variant = query.get("engine") or None, query.get("voice") or None, query.get("variant") or None
-    if len(raw) > settings.max_body_bytes:
-        raise ApiError(413, "text_too_long", f"text is over {settings.max_body_bytes} characters")
-    if len(raw) > _OFFLOAD_CHARS:
-        text = await asyncio.to_thread(clean_text, raw, fmt)
-    else:
-        text = clean_text(raw, fmt)
-    if not text:
-        raise ApiError(400, "text_empty", "the article has no speakable text after cleaning")
-    if len(text) > settings.max_chars:
-        raise ApiError(
-            413, "text_too_long",
-            f"article has {len(text)} characters after cleaning; the limit is {settings.max_chars} (READOUT_MAX_CHARS)",
-        )
+    text = await clean_article(raw, fmt, settings)
     return Submission(text=text, format=fmt, engine=engine, voice=voice, variant=variant)

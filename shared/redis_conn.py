@@ -125,7 +125,7 @@ def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=40)
 
 
-def arq_redis_settings(url: str) -> "RedisSettings":
+def arq_redis_settings(url: str) -> RedisSettings:
     """ARQ's connection settings for `url`, retrying through a Redis restart like `connect`."""
     from arq.connections import RedisSettings
 

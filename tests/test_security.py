@@ -161,7 +161,7 @@ async def test_rate_limit_is_shared_by_api_replicas(two_apis, http) -> None:
         if int(time.time() // 60) == minute:
             break
     assert [r[0] for r in results] == [202, 202, 202, 202, 429, 429]
-    for status, body, headers in results[4:]:
+    for _status, body, headers in results[4:]:
         assert body["error"]["code"] == "rate_limited"
         assert 1 <= int(headers["Retry-After"]) <= 60
     status, _, _ = await post_job(http, a.url, BOB, fresh("Bob has his own budget."))

@@ -92,8 +92,9 @@ async def test_submit_poll_download_gives_one_valid_mp3(stack: Stack, http, tmp_
     errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
     assert errors.returncode == 0 and errors.stderr == ""
 
-    import redis as sync_redis  # noqa: PLC0415
-    from shared import keys  # noqa: PLC0415
+    import redis as sync_redis
+
+    from shared import keys
     client = sync_redis.Redis.from_url(redis_server.url)
     pieces = [client.get(keys.audio(k.decode())) for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
     client.close()

@@ -158,7 +158,7 @@ def test_blank_text_gives_no_chunks(text: str) -> None:
 
 def assert_no_mid_sentence_ends(text: str, chunks: list[str], max_chars: int) -> None:
     long_sentences = [(s, e) for s, e, _ in sentence_spans(text) if e - s > max_chars]
-    for chunk, (_, end) in zip(chunks, locate(text, chunks)):
+    for chunk, (_, end) in zip(chunks, locate(text, chunks), strict=True):
         at_paragraph_end = end == len(text) or text.startswith("\n\n", end)
         at_sentence_end = chunk.rstrip(CLOSERS)[-1] in STOPS and not ABBREVIATION_END.search(chunk)
         inside_long = any(s < end < e for s, e in long_sentences)

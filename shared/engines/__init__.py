@@ -9,8 +9,16 @@ from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownEngine, UnknownVoice, VoiceInfo
 
 __all__ = [
-    "AudioParams", "Engine", "EngineError", "Synthesis", "UnknownEngine", "UnknownVoice",
-    "VoiceInfo", "engine_names", "get_engine", "close_engines",
+    "AudioParams",
+    "Engine",
+    "EngineError",
+    "Synthesis",
+    "UnknownEngine",
+    "UnknownVoice",
+    "VoiceInfo",
+    "close_engines",
+    "engine_names",
+    "get_engine",
 ]
 
 _engines: dict[str, Engine] = {}

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable
+
 from shared.config import Settings
 from shared.engines.base import EngineError, Synthesis
 
