@@ -133,8 +133,7 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
         source = await _synthesize_chunk(ctx, job_id, 0)
         await _fan_out(ctx, job_id, pending)
     else:
-        await _fan_out(ctx, job_id, pending)
-        source = await _synthesize_chunk(ctx, job_id, 0)
+        source, _ = await asyncio.gather(_synthesize_chunk(ctx, job_id, 0), _fan_out(ctx, job_id, pending))
     await asyncio.gather(*(_synthesize_chunk(ctx, job_id, i) for i in range(1, len(chunks)) if cached[i]))
     return source
 
