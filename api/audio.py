@@ -112,7 +112,7 @@ async def complete_audio(request: web.Request, c: ApiContext, job_id: str) -> we
     response.content_length = end - start + 1
     await response.prepare(request)
     offset = 0
-    for key, piece_size in zip(manifest, sizes):
+    for key, piece_size in zip(manifest, sizes, strict=True):
         piece_start, piece_end = offset, offset + piece_size - 1
         offset += piece_size
         if piece_end < start or piece_start > end:

@@ -75,7 +75,7 @@ class Settings:
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
     # Workers and locks
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
-    poll_delay_s: float = 0.05  # READOUT_POLL_DELAY (ARQ queue poll)
+    poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
     chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
     chunk_max_tries: int = 8  # READOUT_CHUNK_MAX_TRIES (tries of one chunk job before the job fails)
     lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
@@ -126,7 +126,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
-        poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.05),
+        poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
         chunk_max_tries=_int(env, "READOUT_CHUNK_MAX_TRIES", 8),
         lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),

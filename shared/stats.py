@@ -7,11 +7,16 @@ per bucket, not cumulative) and `<name>_sum_us`, so recording one value is two H
 """
 from __future__ import annotations
 
+import asyncio
 import bisect
+import logging
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared import keys
+
+log = logging.getLogger(__name__)
 
 CACHE_HITS = "cache_hits"
 CACHE_MISSES = "cache_misses"
@@ -93,6 +98,32 @@ def read_histogram(
         running += counters.get(f"{name}_bucket:{label}", 0)
         cumulative.append((label, running))
     return cumulative, counters.get(f"{name}_sum_us", 0) / 1e6
+
+
+_pending: set[asyncio.Task[None]] = set()
+
+
+def incr_many_later(redis: Redis, counts: dict[str, int]) -> None:
+    """`incr_many` off the caller's path (a waiter hands over its audio first).
+
+    The task is kept referenced until it ends; a Redis error only loses these counts.
+    """
+    task = asyncio.get_running_loop().create_task(_incr_quietly(redis, counts))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def flush() -> None:
+    """Wait for the counts `incr_many_later` has scheduled (tests, shutdown)."""
+    if _pending:
+        await asyncio.gather(*_pending)
+
+
+async def _incr_quietly(redis: Redis, counts: dict[str, int]) -> None:
+    try:
+        await incr_many(redis, counts)
+    except (RedisError, OSError) as exc:
+        log.warning("stats update lost: %s", exc)
 
 
 async def read_stats(redis: Redis) -> dict[str, int]:

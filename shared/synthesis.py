@@ -169,7 +169,7 @@ async def _wait(
             if audio is not None:
                 if woken_by is not None:
                     waited_s = loop.time() - wait_started
-                    await stats.incr_many(stats_redis, {
+                    stats.incr_many_later(stats_redis, {
                         woken_by: 1, **stats.histogram_fields(stats.lock_wait(woken_by), waited_s, stats.LOCK_WAIT_BUCKETS),
                     })
                 return audio

@@ -291,6 +291,7 @@ async def test_waiters_are_woken_by_the_notification(redis: Redis, waker: AudioW
     engine = GatedEngine()
     sources = await _herd_of_waiters(redis, engine, waker, NEVER_POLL)
     assert sources == ["synthesized"] + ["waited"] * 10
+    await stats.flush()
     counters = await stats.read_stats(redis)
     assert counters.get(stats.WAKEUPS_POLLED, 0) == 0  # nobody needed the 5 s poll
     assert counters[stats.WAKEUPS_NOTIFIED] >= 1
@@ -300,6 +301,7 @@ async def test_without_a_waker_waiters_poll(redis: Redis) -> None:
     engine = GatedEngine()
     sources = await _herd_of_waiters(redis, engine, None, Backoff())
     assert sources == ["synthesized"] + ["waited"] * 10
+    await stats.flush()
     counters = await stats.read_stats(redis)
     assert counters.get(stats.WAKEUPS_NOTIFIED, 0) == 0 and counters[stats.WAKEUPS_POLLED] >= 1
 
@@ -311,6 +313,7 @@ async def test_a_dead_listener_only_costs_latency(redis: Redis) -> None:
     engine = GatedEngine()
     sources = await _herd_of_waiters(redis, engine, waker, Backoff())
     assert sources == ["synthesized"] + ["waited"] * 10
+    await stats.flush()
     assert await stat(redis, stats.WAKEUPS_POLLED) >= 1
 
 
@@ -345,6 +348,7 @@ async def test_listener_resubscribes_after_a_reconnect(redis_url: str, client: s
         engine = GatedEngine()
         sources = await _herd_of_waiters(redis, engine, waker, NEVER_POLL)
         assert sources == ["synthesized"] + ["waited"] * 10
+        await stats.flush()
         assert await stat(redis, stats.WAKEUPS_POLLED) == 0
     finally:
         await waker.close()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from arq import func
+from arq.worker import Function
 
+from shared import stats
 from shared.config import load_settings
 from shared.engines import close_engines, get_engine
 from shared.logs import setup_logging
@@ -36,6 +38,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
     await liveness.stop(ctx["heartbeat"], rt.redis, rt.worker_id)
+    await stats.flush()
     await rt.waker.close()
     await close_engines()
     if rt.cache_redis is not rt.redis:
@@ -54,7 +57,7 @@ async def job_ended(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [
+    functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
         func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
     ]
