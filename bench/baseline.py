@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.config import load_settings  # noqa: E402
-from shared.engines import get_engine  # noqa: E402
-from shared.engines.base import Engine  # noqa: E402
+from shared.config import load_settings
+from shared.engines import get_engine
+from shared.engines.base import Engine
 
 TARGET_CHARS = 2500
 MAX_CHARS = 4000

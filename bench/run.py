@@ -24,16 +24,16 @@ for path in (ROOT, BENCH):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import _measure as m  # noqa: E402
-import aiohttp  # noqa: E402
-from _report import Results, machine, write  # noqa: E402
-from redis import Redis as SyncRedis  # noqa: E402
-from redis.asyncio import Redis  # noqa: E402
+import _measure as m
+import aiohttp
+from _report import Results, machine, write
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
 
-from shared import mp3  # noqa: E402
-from shared.config import Settings  # noqa: E402
-from tests.conftest import CORPUS, RedisServer, free_port  # noqa: E402
-from tests.stack import Stack, get_json  # noqa: E402
+from shared import mp3
+from shared.config import Settings
+from tests.conftest import CORPUS, RedisServer, free_port
+from tests.stack import Stack, get_json
 
 FAKE_LATENCY_MS = 200
 HERD_CLIENTS = 50
