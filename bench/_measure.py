@@ -21,7 +21,7 @@ import psutil
 from bench_cache import Holder, _timed_call
 from redis.asyncio import Redis
 
-from shared import keys
+from shared import keys, stats
 from shared.cache import cache_key
 from shared.config import Settings
 from shared.wakeup import AudioWaker
@@ -196,6 +196,7 @@ async def wake_latency(redis_url: str, trials: int, waiters: int) -> dict[str, l
                 latencies += [t - engine.landed for t in done]
             results[mode] = latencies
     finally:
+        await stats.flush()
         await waker.close()
         await redis.aclose()
     return results

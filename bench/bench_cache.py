@@ -186,6 +186,7 @@ async def main(trials: int) -> None:
             await warm_assembly(redis, chunks, runs=max(5, trials))
             await wake_latency(redis, trials, waiters=10)
         finally:
+            await stats.flush()
             await redis.aclose()
             server.kill()
 
