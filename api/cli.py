@@ -104,7 +104,7 @@ async def convert(client: Client, args: argparse.Namespace) -> None:
     final = await client.status(job["id"])
     if final["status"] != "done":
         raise SystemExit(f"readout: job {job['id']} ended {final['status']}: {final.get('error')}")
-    print(json.dumps({
+    summary = {
         "job": job["id"],
         "file": str(Path(args.output).resolve()),
         "bytes": size,
@@ -112,7 +112,15 @@ async def convert(client: Client, args: argparse.Namespace) -> None:
         "cache": final["cache"],
         "time_to_first_audio_s": round(first, 3) if first is not None else None,
         "total_s": round(time.monotonic() - started, 3),
-    }))
+    }
+    if not args.quiet:  # for people; stdout keeps the JSON for scripts
+        print(
+            f"wrote {summary['file']} ({size / 1e6:.1f} MB, {summary['chunks']} chunks): first audio after "
+            f"{summary['time_to_first_audio_s']} s, done in {summary['total_s']} s; "
+            f"cache hits={final['cache']['hits']} misses={final['cache']['misses']}",
+            file=sys.stderr,
+        )
+    print(json.dumps(summary))
 
 
 async def run(args: argparse.Namespace) -> None:
