@@ -129,3 +129,21 @@ async def test_chunk_that_never_finishes_fails_the_job_instead_of_hanging(redis_
         assert "chunk 0" in final["error"]["message"]
     finally:
         stack.stop()
+
+
+async def test_stream_of_a_job_that_ends_mid_way_is_cut_not_finished(slow_stack: Stack, http, redis_url) -> None:
+    slow_stack.start(workers=1)
+    job = await submit(http, slow_stack.url, fresh(ESSAY))
+    client = sync_redis.Redis.from_url(redis_url)
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):  # a broken transfer, never a short "complete" file
+        async with http.get(slow_stack.url + job["audio_url"]) as resp:
+            assert resp.status == 200
+            received += await resp.content.readany()  # chunk 0 (or its first part) has arrived
+            async with http.delete(slow_stack.url + job["status_url"]) as cancel:
+                assert (await cancel.json())["status"] == "cancelled"
+            while piece := await resp.content.readany():
+                received += piece
+    total = int(client.hget(keys.job(job["id"]), "total"))
+    client.close()
+    assert received and total > 1
