@@ -80,11 +80,16 @@ class Stack:
         return proc
 
     def start(self, workers: int = 2) -> Stack:
-        self.start_api()
-        for _ in range(workers):
-            self.start_worker()
-        if workers:
-            self.wait_until(lambda: get_json(self.url + "/readyz")[1].get("workers", 0) >= workers, "workers ready")
+        """API and `workers` workers, ready; on any failure nothing is left running."""
+        try:
+            self.start_api()
+            for _ in range(workers):
+                self.start_worker()
+            if workers:
+                self.wait_until(lambda: get_json(self.url + "/readyz")[1].get("workers", 0) >= workers, "workers ready")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _status(self, path: str) -> int | None:

@@ -47,12 +47,6 @@ def new_stack(stacks: list[Stack], redis_url: str, logs: Path, **env: str) -> St
 
 
 @pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=180)) as session:
-        yield session
-
-
-@pytest.fixture
 def rclient(redis_url: str) -> Iterator[sync_redis.Redis]:
     client = sync_redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
     yield client

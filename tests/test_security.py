@@ -46,12 +46,6 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
     s.stop()
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        yield session
-
-
 async def post_job(http: aiohttp.ClientSession, base: str, key: str | None, text: str) -> tuple[int, dict, dict]:
     headers = bearer(key) if key else {}
     async with http.post(f"{base}/v1/jobs", json={"text": text}, headers=headers) as resp:

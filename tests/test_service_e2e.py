@@ -36,12 +36,6 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory):
     s.stop()
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        yield session
-
-
 async def submit(http: aiohttp.ClientSession, base: str, text: str, **fields) -> dict:
     async with http.post(f"{base}/v1/jobs", json={"text": text, **fields}) as resp:
         body = await resp.json()

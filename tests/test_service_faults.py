@@ -26,12 +26,6 @@ def slow_stack(redis_url: str, tmp_path):
     s.stop()
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=180)) as session:
-        yield session
-
-
 def landed_count(url: str, job_id: str) -> int:
     client = sync_redis.Redis.from_url(url)
     try:
