@@ -1,0 +1,47 @@
+"""At scale the chunk cache lives on its own Redis (READOUT_CACHE_URL): everything still works."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis as sync_redis
+
+from shared import keys
+from tests.conftest import RedisServer, free_port
+from tests.stack import Stack
+from tests.test_service_e2e import ESSAY, fresh, submit, wait_done
+
+pytestmark = pytest.mark.slow
+
+
+async def test_audio_and_locks_live_on_the_cache_redis(redis_url: str, tmp_path: Path, http) -> None:
+    cache_server = RedisServer(port=free_port(), dir=tmp_path / "cache", appendonly=False)
+    cache_server.dir.mkdir()
+    cache_server.start()
+    stack = Stack(redis_url, free_port(), tmp_path / "logs", env={
+        "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_FAKE_LATENCY_MS": "50",
+        "READOUT_CACHE_URL": cache_server.url,
+    })
+    queue = sync_redis.Redis.from_url(redis_url)
+    cache = sync_redis.Redis.from_url(cache_server.url)
+    try:
+        stack.start(workers=2)
+        article = fresh(ESSAY)
+        finals = []
+        for _ in ("cold", "warm"):
+            finals.append(await wait_done(http, stack.url, (await submit(http, stack.url, article))["id"]))
+        cold = finals[0]
+        assert [f["status"] for f in finals] == ["done", "done"]
+        manifest = [k.decode() for k in queue.lrange(keys.job_chunks(cold["id"]), 0, -1)]
+        assert all(cache.exists(keys.audio(k)) for k in manifest)
+        assert not any(queue.exists(keys.audio(k)) for k in manifest)
+        assert not queue.keys(keys.audio("*")) and not queue.keys(keys.lock("*"))
+        async with http.get(stack.url + cold["audio_url"]) as resp:
+            body = await resp.read()
+        assert body == b"".join(cache.get(keys.audio(k)) for k in manifest)
+        assert finals[0]["cache"]["misses"] == finals[1]["cache"]["hits"] == finals[1]["chunks"]["total"]
+    finally:
+        stack.stop()
+        queue.close()
+        cache.close()
+        cache_server.kill()
