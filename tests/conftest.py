@@ -15,6 +15,8 @@ import aiohttp
 import pytest
 import redis
 
+POLL_S = 0.02  # interval of the bounded readiness poll
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = DATA / "federalist"
@@ -68,7 +70,7 @@ class RedisServer:
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.02)  # bounded readiness poll, not synchronisation between test actors
+                time.sleep(POLL_S)  # bounded readiness poll, not synchronisation between test actors
         client.close()
 
     def kill(self) -> None:

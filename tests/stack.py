@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+POLL_S = 0.05  # interval of the bounded readiness poll
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -107,7 +109,7 @@ class Stack:
                     raise RuntimeError(f"API exited with {proc.returncode}:\n{self.read_logs()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{what} not reached in {timeout}s:\n{self.read_logs()}")
-            time.sleep(0.05)
+            time.sleep(POLL_S)
 
     def read_logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.logs.glob("*.log")))

@@ -14,6 +14,8 @@ from shared.engines import piper as piper_module
 from shared.engines.base import UnknownVoice
 from shared.engines.piper import PiperEngine
 
+PROBE_S = 0.01  # how often the responsiveness probe ticks
+
 SENTENCES = "The quick brown fox jumps over the lazy dog. Then it ran home before the rain began."
 
 
@@ -92,7 +94,7 @@ async def test_event_loop_keeps_running_during_synthesis(piper: PiperEngine) -> 
         nonlocal ticks
         while not done.is_set():
             ticks += 1
-            await asyncio.sleep(0.01)  # a probe of loop responsiveness, not synchronisation
+            await asyncio.sleep(PROBE_S)  # a probe of loop responsiveness, not synchronisation
 
     probe = asyncio.create_task(ticker())
     await piper.synthesize(SENTENCES * 4, params)  # a few seconds of CPU work

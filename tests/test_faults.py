@@ -24,6 +24,8 @@ from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack, get_json, until
 from tests.test_service_e2e import fresh, submit, wait_done
 
+SAMPLE_S = 0.02  # memory sampling interval
+
 pytestmark = pytest.mark.slow
 
 SHORT = (CORPUS / "federalist-05.txt").read_text(encoding="utf-8")
@@ -244,7 +246,7 @@ async def test_two_hundred_concurrent_clients(redis_url, stacks, tmp_path, rclie
         nonlocal peak
         while sampling:
             peak = max(peak, api.memory_info().rss)
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(SAMPLE_S)
 
     articles = [fresh(SHORT)[:1500] for _ in range(20)]  # 20 distinct articles, each asked for 10 times
     errors: list[str] = []

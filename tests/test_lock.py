@@ -25,6 +25,8 @@ from shared.synthesis import Backoff, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import ROOT
 
+POLL_S = 0.01  # interval of bounded polls of observable state
+
 PARAMS = AudioParams(engine="gated", engine_version="1", voice="v")
 NEVER_POLL = Backoff(initial_s=5.0, factor=1.0, cap_s=5.0)  # waiters can only be woken by a message
 
@@ -92,7 +94,7 @@ async def until(condition: Callable[[], Awaitable[object] | bool], what: str, ti
     while not await _value(condition()):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(POLL_S)
 
 
 async def _value(result: Awaitable[object] | bool) -> object:
@@ -150,7 +152,7 @@ async def test_held_lock_outlives_its_ttl(redis: Redis) -> None:
         while lock.extensions < 4:  # 4 extensions at ttl/3 intervals: held for more than the TTL
             assert await ChunkLock.try_acquire(redis, "k", 300) is None
             assert await redis.get(keys.lock("k")) == lock.token.encode()
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL_S)
         assert not lock.lost
     assert not await redis.exists(keys.lock("k"))
 
@@ -186,7 +188,7 @@ async def test_slow_call_keeps_a_second_caller_out(redis: Redis) -> None:
     held_until = loop.time() + 3 * ttl_ms / 1000  # the provider call outlasts the TTL three times
     while loop.time() < held_until:
         assert await redis.get(keys.lock(_key("slow"))) == token
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(POLL_S)
     assert engine.calls == 1
 
     engine.gate.set()
