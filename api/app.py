@@ -17,7 +17,7 @@ from api.stats import cluster_stats
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.liveness import live_workers
-from shared.redis_conn import arq_redis_settings, connect
+from shared.redis_conn import API_RETRIES, arq_redis_settings, connect
 
 routes = web.RouteTableDef()
 
@@ -64,9 +64,9 @@ async def stats_view(request: web.Request) -> web.Response:
 
 async def _startup(app: web.Application) -> None:
     settings = app[SETTINGS]
-    redis = connect(app[REDIS_URL])
-    cache_redis = connect(settings.cache_url) if settings.cache_url else redis
-    queue = await create_pool(arq_redis_settings(app[REDIS_URL]))
+    redis = connect(app[REDIS_URL], retries=API_RETRIES)
+    cache_redis = connect(settings.cache_url, retries=API_RETRIES) if settings.cache_url else redis
+    queue = await create_pool(arq_redis_settings(app[REDIS_URL], retries=API_RETRIES))
     notifier = JobNotifier(redis)
     await notifier.start()
     app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)

@@ -14,19 +14,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import redis
 import redis.asyncio as aioredis
+from arq.connections import RedisSettings
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.config import Settings, load_settings
-
-if TYPE_CHECKING:
-    from arq.connections import RedisSettings
 
 SOCKET_NAME = "redis.sock"
 
@@ -90,12 +87,17 @@ def resolve_redis_url(settings: Settings) -> str:
     return settings.redis_url or ensure_embedded_redis(settings.data_dir)
 
 
-def connect(url: str) -> aioredis.Redis:
+RETRY_ON: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError, ConnectionResetError, OSError]
+WORKER_RETRIES = 40  # about 35 s of backoff: a worker rides out a Redis restart mid-job
+API_RETRIES = 8  # about 4 s: an API request during an outage answers 503 soon, not after 35 s
+
+
+def connect(url: str, retries: int = WORKER_RETRIES) -> aioredis.Redis:
     """An asyncio client that rides out a Redis restart: commands retry on connection errors."""
     return aioredis.Redis.from_url(
         url,
-        retry=_retry(),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError, OSError],
+        retry=_retry(retries),
+        retry_on_error=RETRY_ON,
         health_check_interval=5,
         socket_connect_timeout=2,
     )
@@ -113,24 +115,22 @@ def stop_embedded_redis(data_dir: Path) -> bool:
     return True
 
 
+def _retry(retries: int = WORKER_RETRIES) -> Retry:
+    return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries)
+
+
+def arq_redis_settings(url: str, retries: int = WORKER_RETRIES) -> RedisSettings:
+    """ARQ's connection settings for `url`, retrying through a Redis restart like `connect`."""
+    settings = RedisSettings.from_dsn(url)
+    settings.retry = _retry(retries)
+    settings.retry_on_error = RETRY_ON
+    settings.conn_retries = 60
+    return settings
+
+
 if __name__ == "__main__":
     settings = load_settings()
     if sys.argv[1:] == ["stop"]:
         print("stopped" if stop_embedded_redis(settings.data_dir) else "not running")
     else:
         print(resolve_redis_url(settings))
-
-
-def _retry() -> Retry:
-    return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=40)
-
-
-def arq_redis_settings(url: str) -> RedisSettings:
-    """ARQ's connection settings for `url`, retrying through a Redis restart like `connect`."""
-    from arq.connections import RedisSettings
-
-    settings = RedisSettings.from_dsn(url)
-    settings.retry = _retry()
-    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionResetError, OSError]
-    settings.conn_retries = 60
-    return settings
