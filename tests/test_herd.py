@@ -34,6 +34,8 @@ def seven_chunks() -> list[str]:
 
 
 class CountingFake(FakeEngine):
+    """The fake engine, counting the calls made to it in this process."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.calls = 0

@@ -18,12 +18,12 @@ from shared import keys, stats
 from shared.cache import cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, VoiceInfo
-from shared.engines.fake import FakeEngine
 from shared.lock import ChunkLock
 from shared.redis_conn import connect
 from shared.synthesis import Backoff, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import ROOT
+from tests.test_herd import CountingFake
 
 POLL_S = 0.01  # interval of bounded polls of observable state
 
@@ -60,16 +60,6 @@ class GatedEngine(Engine):
         if call in self.fail_calls:
             raise EngineError(self.name, f"call {call} failed")
         return Synthesis(audio=f"audio of {text}".encode(), billed_chars=len(text))
-
-
-class CountingFake(FakeEngine):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.calls = 0
-
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
-        self.calls += 1
-        return await super().synthesize(text, params)
 
 
 @pytest.fixture
