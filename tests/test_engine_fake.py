@@ -9,7 +9,7 @@ import pytest
 
 from shared.config import Settings
 from shared.engines import fake as fake_module
-from shared.engines.base import EngineError
+from shared.engines.base import AudioParams, EngineError, Synthesis
 from shared.engines.fake import FakeEngine, fake_mp3
 
 
@@ -93,21 +93,27 @@ async def test_fail_rate_throttles_that_fraction_of_calls() -> None:
     assert 0.35 < failures / 400 < 0.65
 
 
-async def test_throttled_calls_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = engine(fake_fail_rate=0.5, provider_max_tries=30)
-    calls = 0
+def count_calls(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> list[int]:
+    """Count the raw provider calls (one per try) the engine makes; the list holds one number."""
+    calls = [0]
     original = fake.call_once
 
-    async def counted(text: str, params: object) -> object:
-        nonlocal calls
-        calls += 1
-        return await original(text, params)  # type: ignore[arg-type]
+    async def counted(text: str, params: AudioParams) -> Synthesis:
+        calls[0] += 1
+        return await original(text, params)
 
     monkeypatch.setattr(fake, "call_once", counted)
+    return calls
+
+
+async def test_throttled_calls_are_retried_and_every_try_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = engine(fake_fail_rate=0.5, provider_max_tries=30)
+    calls = count_calls(monkeypatch, fake)
     params = fake.params()
-    for i in range(40):
-        assert (await fake.synthesize(f"call {i}", params)).audio
-    assert calls > 40
+    results = [await fake.synthesize(f"call {i}", params) for i in range(40)]
+    assert all(r.audio for r in results)
+    assert calls[0] > 40
+    assert sum(r.attempts for r in results) == calls[0]
 
 
 async def test_always_failing_gives_up_as_throttled() -> None:
@@ -120,18 +126,10 @@ async def test_always_failing_gives_up_as_throttled() -> None:
 
 async def test_fail_hard_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = engine(fake_fail_hard=True, provider_max_tries=5)
-    calls = 0
-    original = fake.call_once
-
-    async def counted(text: str, params: object) -> object:
-        nonlocal calls
-        calls += 1
-        return await original(text, params)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(fake, "call_once", counted)
+    calls = count_calls(monkeypatch, fake)
     with pytest.raises(EngineError) as info:
         await fake.synthesize("x", fake.params())
-    assert calls == 1
+    assert calls[0] == 1 == info.value.attempts
     assert not info.value.retryable and info.value.code == "provider_failed"
 
 
