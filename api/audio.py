@@ -38,32 +38,27 @@ def _cut(request: web.Request) -> None:
 async def stream_audio(request: web.Request, c: ApiContext, job_id: str) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "audio/mpeg", "Cache-Control": "no-store"})
     response.enable_chunked_encoding()
+    manifest: list[str] = []
     sent = 0
     async with c.notifier.watch(job_id) as watcher:
-        prepared = False
         while True:
             job = await jobs.get_job(c.redis, job_id)
             if job is None or job.status in ("failed", "cancelled"):
-                if not prepared:
+                if not response.prepared:
                     raise ApiError(409, f"job_{job.status if job else 'gone'}", "the job ended without audio")
                 _cut(request)
                 return response
-            if job.total >= 0 and sent == job.total:
-                break
-            landed = await jobs.landed(c.redis, job_id) if job.total >= 0 else set()
-            if sent in landed:
-                manifest = await jobs.chunk_keys(c.redis, job_id)
-                if not prepared:
-                    await response.prepare(request)
-                    prepared = True
-                while sent in landed:
+            if not response.prepared:  # headers go out at once, so clients see the stream begin
+                await response.prepare(request)
+            if job.total >= 0:
+                if not manifest:  # written once with the total, never changed after
+                    manifest = await jobs.chunk_keys(c.redis, job_id)
+                while sent < job.total and await c.redis.sismember(keys.job_landed(job_id), sent):
                     await response.write(await _piece(c, manifest[sent]))
                     sent += 1
-                continue
-            if not prepared:  # headers go out at once, so clients see the stream begin
-                await response.prepare(request)
-                prepared = True
-            await watcher.next(timeout=RECHECK_S)
+                if sent == job.total:
+                    break
+            await watcher.next(timeout=RECHECK_S)  # events that came meanwhile are queued
     await response.write_eof()
     return response
 

@@ -38,7 +38,7 @@ async def submit_job(request: web.Request, *, text: str, engine_name: str | None
     job_id = jobs.new_job_id()
     await jobs.create_job(c.redis, job_id=job_id, owner=owner, engine=engine.name, voice=params.voice,
                           variant=params.variant, text=text)
-    await c.queue.enqueue_job("article_job", job_id, _job_id=f"article:{job_id}")
+    await c.queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id))
     return job_id
 
 

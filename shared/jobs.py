@@ -27,6 +27,16 @@ def new_job_id() -> str:
     return secrets.token_hex(JOB_ID_BYTES)
 
 
+def article_job_id(job_id: str) -> str:
+    """The ARQ job id of a job's article job (enqueued by the API)."""
+    return f"article:{job_id}"
+
+
+def chunk_job_id(job_id: str, index: int) -> str:
+    """Per (job, chunk): ARQ dedups re-enqueues of one job's chunk, never across jobs."""
+    return f"chunk:{job_id}:{index}"
+
+
 def valid_job_id(job_id: str) -> bool:
     """Checked before any Redis access: 32 lowercase hex characters."""
     return len(job_id) == JOB_ID_LEN and all(c in "0123456789abcdef" for c in job_id)
@@ -111,10 +121,6 @@ async def chunk_keys(redis: Redis, job_id: str) -> list[str]:
 async def chunk_text(redis: Redis, job_id: str, index: int) -> str | None:
     raw = await redis.lindex(keys.job_texts(job_id), index)
     return raw.decode("utf-8") if raw is not None else None
-
-
-async def landed(redis: Redis, job_id: str) -> set[int]:
-    return {int(i) for i in await redis.smembers(keys.job_landed(job_id))}
 
 
 # Shared Lua prelude: move the job into a new status, keeping jobs-by-status in step.

@@ -40,15 +40,6 @@ class Runtime:
     worker_id: str
 
 
-def chunk_job_id(job_id: str, index: int) -> str:
-    """Per (job, chunk): ARQ dedups re-enqueues of one job's chunk, never across jobs."""
-    return f"chunk:{job_id}:{index}"
-
-
-def article_job_id(job_id: str) -> str:
-    return f"article:{job_id}"
-
-
 def split_for_engine(text: str, settings: Settings, engine_max_chars: int) -> list[str]:
     """Chunks no provider can reject: the ceiling is min(configured, engine limit)."""
     max_chars = min(settings.chunk_max_chars, engine_max_chars)
@@ -142,7 +133,7 @@ async def _fan_out(ctx: dict[str, Any], job_id: str, indexes: list[int]) -> None
     """One chunk job per index, enqueued in order so workers take them front to back."""
     pool: ArqRedis = ctx["redis"]
     for index in indexes:
-        await pool.enqueue_job("chunk_job", job_id, index, _job_id=chunk_job_id(job_id, index))
+        await pool.enqueue_job("chunk_job", job_id, index, _job_id=jobs.chunk_job_id(job_id, index))
 
 
 async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str:
