@@ -43,6 +43,6 @@ async def owned_job(request: web.Request) -> jobs.Job:
     return job
 
 
-def job_urls(request: web.Request, job_id: str) -> dict[str, str]:
+def job_urls(job_id: str) -> dict[str, str]:
     base = f"/v1/jobs/{job_id}"
     return {"status_url": base, "audio_url": f"{base}/audio", "events_url": f"{base}/events"}

@@ -22,7 +22,7 @@ RECHECK_S = 2.0
 async def events(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     job = await owned_job(request)
-    audio_url = job_urls(request, job.id)["audio_url"]
+    audio_url = job_urls(job.id)["audio_url"]
     async with c.notifier.watch(job.id) as watcher, sse_response(request) as sse:
         last_done = -1
         while True:

@@ -48,7 +48,7 @@ async def create(request: web.Request) -> web.Response:
     caller(request, c.settings)  # 401 before reading a body
     sub = await parse_submission(request, c.settings)
     job_id = await submit_job(request, text=sub.text, engine_name=sub.engine, voice=sub.voice, variant=sub.variant)
-    urls = job_urls(request, job_id)
+    urls = job_urls(job_id)
     return web.json_response({"id": job_id, "status": "queued", **urls}, status=202,
                              headers={"Location": urls["status_url"]})
 
@@ -56,7 +56,7 @@ async def create(request: web.Request) -> web.Response:
 @routes.get("/v1/jobs/{job_id}")
 async def status(request: web.Request) -> web.Response:
     job = await owned_job(request)
-    body = jobs.job_summary(job, job_urls(request, job.id)["audio_url"])
+    body = jobs.job_summary(job, job_urls(job.id)["audio_url"])
     headers = {} if job.terminal else {"Retry-After": "1"}
     return web.json_response(body, headers=headers)
 
@@ -69,5 +69,5 @@ async def cancel(request: web.Request) -> web.Response:
         await jobs.expire_job(c.redis, job.id, c.settings.job_ttl_s)
     job = await jobs.get_job(c.redis, job.id)
     assert job is not None
-    return web.json_response(jobs.job_summary(job, job_urls(request, job.id)["audio_url"]))
+    return web.json_response(jobs.job_summary(job, job_urls(job.id)["audio_url"]))
 
