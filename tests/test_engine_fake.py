@@ -59,6 +59,18 @@ def test_tiny_text_is_still_a_probeable_mp3(tmp_path: Path) -> None:
     assert ffprobe_duration(mp3, tmp_path) > 0
 
 
+@pytest.mark.parametrize("step", fake_module._TONE_STEPS)
+def test_every_tone_is_probeable_from_its_shortest_piece(step: int, tmp_path: Path) -> None:
+    mp3 = fake_module._tone(step).frames(fake_module._MIN_FRAMES)
+    assert ffmpeg_errors(mp3, tmp_path) == ""
+    assert ffprobe_duration(mp3, tmp_path) > 0
+
+
+def test_the_two_voices_never_share_audio() -> None:
+    texts = [f"text number {i}" for i in range(64)]
+    assert all(fake_mp3(t, "fake-a") != fake_mp3(t, "fake-b") for t in texts)
+
+
 async def test_deterministic_and_voice_sensitive() -> None:
     fake = engine()
     a = await fake.synthesize("Same text.", fake.params("fake-a"))

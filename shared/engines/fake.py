@@ -26,7 +26,8 @@ BITRATE_KBPS = 64
 FRAME_SAMPLES = 576  # MPEG-2 layer III
 FRAME_BYTES = 72 * BITRATE_KBPS * 1000 // SAMPLE_RATE
 MS_PER_CHAR = 10
-_TONE_STEPS = (12, 16, 20, 24)  # tone periods per frame (500-1000 Hz): a frame holds whole cycles
+# Tone periods per frame (500-1083 Hz), four per voice; each decodes and probes cleanly from two frames.
+_TONE_STEPS = (12, 14, 16, 20, 21, 23, 24, 26)
 _MIN_FRAMES = 2  # ffmpeg cannot probe a file of a single frame
 _VOICES = {"fake-a": "Fake A", "fake-b": "Fake B"}
 
@@ -65,10 +66,17 @@ def _tone(step: int) -> _Tone:
 
 
 def fake_mp3(text: str, voice: str) -> bytes:
-    """The fake engine's audio: 10 ms a character in whole frames (at least two), tone by text."""
+    """The fake engine's audio: 10 ms a character in whole frames (at least two).
+
+    Each of the engine's voices has its own tones (so they never give the same bytes), and
+    the text picks one of them.
+    """
     digest = hashlib.sha256(f"{voice}\0{text}".encode()).digest()
     frames = max(_MIN_FRAMES, round(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / FRAME_SAMPLES))
-    return _tone(_TONE_STEPS[digest[0] % len(_TONE_STEPS)]).frames(frames)
+    per_voice = len(_TONE_STEPS) // len(_VOICES)
+    slot = sorted(_VOICES).index(voice) if voice in _VOICES else digest[1] % len(_VOICES)  # stubs pass others
+    step = _TONE_STEPS[slot * per_voice + digest[0] % per_voice]
+    return _tone(step).frames(frames)
 
 
 class FakeEngine(Engine):
@@ -90,7 +98,7 @@ class FakeEngine(Engine):
         if voice not in _VOICES:
             raise UnknownVoice(f"fake has no voice {voice!r}")
         return AudioParams(
-            engine=self.name, engine_version="fake-1", voice=voice,
+            engine=self.name, engine_version="fake-2", voice=voice,
             sample_rate=SAMPLE_RATE, bitrate_kbps=BITRATE_KBPS,
         )
 
