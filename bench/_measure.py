@@ -22,8 +22,8 @@ from bench_cache import Holder, _timed_call
 from redis.asyncio import Redis
 
 from shared import keys, stats
-from shared.cache import cache_key
 from shared.config import Settings
+from shared.store.cache import cache_key
 from shared.wakeup import AudioWaker
 from tests.test_service_e2e import fresh, provider_calls, submit, wait_done
 

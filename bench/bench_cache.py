@@ -2,7 +2,7 @@
 
 Starts its own redis-server and prints, in one run:
 1. provider calls for 50 concurrent callers of one cold 7-chunk article (fake engine, 200 ms a call);
-2. warm-article assembly: fetch the 7 cached chunks and `shared.mp3.join` them, against the
+2. warm-article assembly: fetch the 7 cached chunks and `shared.audio.mp3.join` them, against the
    original design's `ffmpeg -f concat` of the same pieces (written to files, `-c copy`);
 3. how long a waiter takes to notice that audio landed: pub/sub wake-up (`AudioWaker`) with
    backoff polling as the fallback, against backoff polling alone (50 ms x1.25, cap 500 ms).
@@ -23,11 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 from redis.asyncio import Redis
 
-from shared import keys, mp3, stats
-from shared.cache import cache_key
+from shared import keys, stats
+from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, Synthesis, VoiceInfo
 from shared.engines.fake import FakeEngine, fake_mp3
+from shared.store.cache import cache_key
 from shared.synthesis import get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import CORPUS, RedisServer, free_port

@@ -30,7 +30,7 @@ from _report import Results, machine, write
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from shared import mp3
+from shared.audio import mp3
 from shared.config import Settings
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack, get_json

@@ -1,7 +1,6 @@
-"""Text preparation, the first stage of the pipeline: clean an article, split it into chunks."""
+"""Compatibility re-exports: the text stages live in `shared.text`."""
 from __future__ import annotations
 
-from shared.cleaning import clean_text
-from shared.splitting import split_text
+from shared.text import clean_text, split_text
 
 __all__ = ["clean_text", "split_text"]

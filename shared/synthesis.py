@@ -25,10 +25,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import keys, stats
-from shared.cache import ChunkCache, cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine
 from shared.lock import ChunkLock
+from shared.store.cache import ChunkCache, cache_key
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger(__name__)

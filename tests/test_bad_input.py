@@ -14,7 +14,8 @@ import redis as sync_redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import keys, mp3
+from shared import keys
+from shared.audio import mp3
 from tests.conftest import RedisServer, free_port
 from tests.stack import Stack, get_json
 

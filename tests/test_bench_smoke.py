@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from shared import mp3
+from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.fake import FakeEngine
 from tests.conftest import ROOT

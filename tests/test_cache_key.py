@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys
-from shared.cache import ChunkCache, cache_key
 from shared.engines.base import AudioParams
+from shared.store.cache import ChunkCache, cache_key
 
 BASE = AudioParams(
     engine="polly", engine_version="2024-01", voice="Joanna", variant="standard", region="us-east-1",

@@ -12,7 +12,8 @@ from collections import Counter
 import redis as sync_redis
 from redis.asyncio import Redis
 
-from shared import keys, mp3, stats
+from shared import keys, stats
+from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Synthesis
 from shared.engines.fake import FakeEngine

@@ -15,11 +15,11 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys, stats
-from shared.cache import cache_key
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, VoiceInfo
 from shared.lock import ChunkLock
 from shared.redis_conn import connect
+from shared.store.cache import cache_key
 from shared.synthesis import Backoff, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import ROOT

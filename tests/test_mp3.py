@@ -9,8 +9,8 @@ from pathlib import Path
 import miniaudio
 import pytest
 
-from shared import mp3
-from shared.encode import pcm_to_mp3
+from shared.audio import mp3
+from shared.audio.encode import pcm_to_mp3
 
 
 def tone_pcm(seconds: float, rate: int, hz: float) -> bytes:

@@ -9,8 +9,8 @@ import openai
 import pytest
 from openai import OpenAI
 
+from shared.audio.mp3 import strip_headers
 from shared.engines.fake import fake_mp3
-from shared.mp3 import strip_headers
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack, get_json
 from tests.test_service_e2e import fresh

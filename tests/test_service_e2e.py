@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared import mp3
+from shared.audio import mp3
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.chunking import clean_text, split_text
-from shared.sentences import WS, sentence_spans
+from shared.text.sentences import WS, sentence_spans
 
 STOPS = set(".!?…。！？")
 CLOSERS = "\"'”’»)]」』"

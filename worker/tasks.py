@@ -19,10 +19,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import jobs, keys, stats
-from shared.cache import cache_key
 from shared.chunking import split_text
 from shared.config import Settings
 from shared.engines import EngineError, get_engine
+from shared.store.cache import cache_key
 from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 

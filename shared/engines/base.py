@@ -63,7 +63,7 @@ class Engine(ABC):
     """Turns one chunk of text (at most `max_chars` code points) into MP3 bytes.
 
     The bytes are bare MP3 frames, no ID3 tag and no Xing/Info header frame (engines whose
-    provider adds them strip them with `shared.mp3.strip_headers`), so an article's audio
+    provider adds them strip them with `shared.audio.mp3.strip_headers`), so an article's audio
     is its pieces concatenated.
 
     Implementations must not block the event loop, must be deterministic for the same

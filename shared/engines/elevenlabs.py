@@ -11,7 +11,7 @@ import re
 
 import aiohttp
 
-from shared import mp3
+from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries

@@ -12,8 +12,8 @@ import shutil
 import struct
 import subprocess
 
+from shared.audio.encode import pcm_to_mp3
 from shared.config import Settings
-from shared.encode import pcm_to_mp3
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 
 BITRATE_KBPS = 64

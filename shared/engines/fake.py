@@ -16,8 +16,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from shared.audio.encode import pcm_to_mp3
 from shared.config import Settings
-from shared.encode import pcm_to_mp3
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
 

@@ -18,8 +18,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.audio.encode import pcm_to_mp3
 from shared.config import Settings
-from shared.encode import pcm_to_mp3
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 
 if TYPE_CHECKING:

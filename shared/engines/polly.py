@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore import exceptions as boto
 
-from shared import mp3
+from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries

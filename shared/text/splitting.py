@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import regex
 
-from shared.sentences import NO_CUT_BEFORE, WS, Span, sentence_spans, trim
+from shared.text.sentences import NO_CUT_BEFORE, WS, Span, sentence_spans, trim
 
 _CLAUSE_BREAK = regex.compile(
     rf"(?:[;:,](?=[{WS}])|[\u2013\u2014\u2015]++|(?<=[{WS}])-{{1,2}}(?=[{WS}])|-{{2,}}+)"

@@ -1,0 +1,1 @@
+"""Where audio lives: the content-addressed chunk cache."""

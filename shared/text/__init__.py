@@ -1,0 +1,7 @@
+"""Text stages of the pipeline: cleaning, sentences and their boundaries, splitting into chunks."""
+from __future__ import annotations
+
+from shared.text.cleaning import clean_text
+from shared.text.splitting import split_text
+
+__all__ = ["clean_text", "split_text"]
