@@ -2,7 +2,8 @@
 
 Two shapes: a JSON object `{"text", "format", "engine", "voice"}` (or `{"url", ...}` instead
 of text: the worker fetches the page), or the raw article as the body with
-`Content-Type: text/plain|text/markdown|text/html` and engine/voice as query parameters. The body size is checked against the limit before it is read.
+`Content-Type: text/plain|text/markdown|text/html` and engine/voice as query parameters.
+The body size is checked against the limit before it is read.
 """
 from __future__ import annotations
 

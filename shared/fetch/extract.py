@@ -5,9 +5,9 @@ then (HTML) a `<meta charset>` or `<meta http-equiv="Content-Type">` in the firs
 detection (charset-normalizer). Like browsers, ISO-8859-1 and ASCII labels decode as
 windows-1252, its superset.
 
-HTML goes through trafilatura (comments, navigation, cookie banners, related links and
-footers left out) to Markdown, so headings survive to the cleaner; title, author and date
-come from the page's metadata. Plain text and Markdown are taken whole.
+HTML goes through trafilatura, favouring precision (comments, navigation, cookie banners,
+related links and footers left out; a page of nothing but those is empty), to Markdown, so
+headings survive to the cleaner; title, author and date come from the page's metadata. Plain text and Markdown are taken whole.
 """
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import trafilatura
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE)
-_WINDOWS_1252_ALIASES = frozenset({"latin_1", "ascii"})  # codec names after codecs.lookup
+_WINDOWS_1252_ALIASES = frozenset({"iso8859-1", "latin-1", "ascii"})  # codec names after codecs.lookup
 _PRESCAN_BYTES = 4096
+_DATES = {"extensive_search": False, "original_date": True}  # a date the page states, never a guess from ©
 _ATX_TITLE = re.compile(r"^ {0,3}# +(.+?)(?: +#+)? *$", re.MULTILINE)
 
 
@@ -91,9 +92,9 @@ def with_title_heading(markdown: str, title: str | None) -> str:
 def extract_html(html: str, url: str) -> Extracted:
     body = trafilatura.extract(
         html, url=url, output_format="markdown", include_comments=False, include_tables=True,
-        include_images=False, include_links=False, deduplicate=False,
+        include_images=False, include_links=False, deduplicate=False, favor_precision=True,
     ) or ""
-    meta = trafilatura.extract_metadata(html, default_url=url)
+    meta = trafilatura.extract_metadata(html, default_url=url, date_config=_DATES)
     title = _clean_meta(meta.title) if meta else None
     author = _clean_meta(meta.author) if meta else None
     date = _clean_meta(meta.date) if meta else None

@@ -110,20 +110,12 @@ def _redirect_target(url: URL, location: str, policy: AddressPolicy) -> URL:
         raise FetchError("fetch_failed", f"{url} redirects to an invalid URL: {exc.message}") from exc
 
 
-def _media_format(resp: aiohttp.ClientResponse) -> str | None:
-    if "Content-Type" not in resp.headers:
-        return None  # decided by sniffing the body
+def _media_format(resp: aiohttp.ClientResponse) -> str:
+    """By Content-Type (none at all counts as application/octet-stream), before the body is read."""
     fmt = MEDIA_FORMATS.get(resp.content_type)
     if fmt is None:
         raise FetchError("unsupported_content", f"{resp.url} is {resp.content_type}; only HTML, plain text and Markdown can be read")
     return fmt
-
-
-def _sniff(body: bytes) -> str:
-    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return "html"
-    raise FetchError("unsupported_content", "the page has no Content-Type and does not look like HTML")
 
 
 async def _read_body(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
@@ -153,7 +145,7 @@ async def _get(session: aiohttp.ClientSession, start: URL, settings: Settings, p
                     raise FetchError("fetch_failed", f"{url} answered HTTP {resp.status}, not a page")
                 fmt = _media_format(resp)
                 body = await _read_body(resp, settings.fetch_max_bytes)
-                return Page(body=body, format=fmt or _sniff(body), charset=resp.charset, url=str(url))
+                return Page(body=body, format=fmt, charset=resp.charset, url=str(url))
         except aiohttp.ClientError as exc:
             raise _network_error(url, exc) from exc
     raise FetchError("fetch_failed", f"{start} redirects more than {MAX_REDIRECTS} times")
