@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 
 import charset_normalizer
+import lxml.etree
+import lxml.html
 import trafilatura
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -89,6 +91,15 @@ def with_title_heading(markdown: str, title: str | None) -> str:
     return f"# {heading}\n\n{markdown}"
 
 
+def _meta_author(html: str) -> str | None:
+    """`<meta name="author">` as written: trafilatura drops names in scripts it does not expect (e.g. 山田花子)."""
+    try:
+        found = lxml.html.fromstring(html).xpath('//meta[translate(@name, "AUTHOR", "author")="author"]/@content')
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    return _clean_meta(str(found[0])) if found else None
+
+
 def extract_html(html: str, url: str) -> Extracted:
     body = trafilatura.extract(
         html, url=url, output_format="markdown", include_comments=False, include_tables=True,
@@ -96,7 +107,7 @@ def extract_html(html: str, url: str) -> Extracted:
     ) or ""
     meta = trafilatura.extract_metadata(html, default_url=url, date_config=_DATES)
     title = _clean_meta(meta.title) if meta else None
-    author = _clean_meta(meta.author) if meta else None
+    author = (_clean_meta(meta.author) if meta else None) or _meta_author(html)
     date = _clean_meta(meta.date) if meta else None
     text = with_title_heading(body, title) if body.strip() else ""
     return Extracted(text=text, format="markdown", title=title, author=author, date=date)
