@@ -26,6 +26,36 @@ CONTENT_TYPES = {
     "tide-tables.md": "text/markdown; charset=utf-8",
     "tide-report.pdf": "application/pdf",
 }
+# page -> (title, author, sentences that must be spoken, boilerplate that must not)
+ARTICLES = {
+    "lighthouse.html": (
+        "The Last Keeper of Skerry Light", "Morag Lindqvist",
+        ["For forty years the lamp on Skerry Rock was trimmed by hand.", "A family trade",
+         "All six were brought home."],
+        ["cookies", "Accept all", "Subscribe", "Obituaries", "Hot singles", "Tidewater Loans", "seadog_44",
+         "scandal", "for sale", "Ferry timetable", "All rights reserved", "Privacy policy"],
+    ),
+    "cafe.html": (
+        "Le dernier café de la rue Mouffetard", "Hélène Barbier",
+        ["sert encore le café à 1,20 € le petit noir", "lit “Le Monde” de la première", "Une clientèle fidèle"],
+        ["cookies", "J’accepte", "Abonnez-vous", "Publicité", "Jean-Marc75", "Mentions légales"],
+    ),
+    "brauerei.html": (
+        "Die Brauerei am Fluss", "Jürgen Weiß",
+        ["Seit 1842 braut die Familie Größlinger", "„Wir sind nicht die Größten", "Ein Fass für das Dorffest"],
+        ["Cookies", "Akzeptieren", "Startseite", "Jetzt abonnieren", "Prost", "Impressum", "Datenschutz"],
+    ),
+    "sakura.html": (
+        "桜の季節、古い駅で", "山田花子",
+        ["山あいの小さな駅に、今年も桜が咲いた。", "地元の人々の思い", "桜は今も、列車を待つ人々を静かに見守っている。"],
+        ["クッキー", "ログイン", "旅人A", "Copyright"],
+    ),
+    "zima.html": (
+        "Зима на Байкале", None,
+        ["лёд становится настолько прозрачным", "Дорога по льду", "озеро снова становится синим"],
+        ["cookie", "Главная", "Контакты", "Иван", "Все права защищены"],
+    ),
+}
 HUGE_BYTES = 30 * 1024 * 1024
 _PIECE = b"<p>" + b"All work and no play makes a very long page. " * 20 + b"</p>\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -102,6 +132,14 @@ class PageServer:
             self.drip_closed.set()
             raise
 
+    async def _long(self, request: web.Request) -> web.Response:
+        """A real article, only very long: 200 paragraphs, about 60,000 characters."""
+        paragraphs = "".join(f"<p>Paragraph {i}: the survey boat went out again at dawn, and the crew measured the depth "
+                             f"of the channel at forty points between the harbour wall and the outer buoy.</p>\n"
+                             for i in range(200))
+        return web.Response(text=f"<html><head><title>The long survey</title></head><body><article><h1>The long survey"
+                                 f"</h1>{paragraphs}</article></body></html>", content_type="text/html")
+
     async def _image(self, request: web.Request) -> web.Response:
         return web.Response(body=PNG, content_type="image/png")
 
@@ -122,6 +160,7 @@ class PageServer:
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/drip", self._drip)
         app.router.add_get("/image", self._image)
+        app.router.add_get("/long", self._long)
         app.router.add_get("/blank", self._blank)
         return app
 

@@ -18,41 +18,9 @@ from shared.config import Settings
 from shared.fetch import USER_AGENT, FetchError, fetch_article
 from shared.fetch.extract import decode, with_title_heading
 from tests.conftest import free_port
-from tests.page_server import HUGE_BYTES, PageServer
+from tests.page_server import ARTICLES, HUGE_BYTES, PageServer
 
 SETTINGS = Settings(fetch_allow_private=True, fetch_timeout_s=3.0)
-
-# page -> (title, author, sentences that must be spoken, boilerplate that must not)
-ARTICLES = {
-    "lighthouse.html": (
-        "The Last Keeper of Skerry Light", "Morag Lindqvist",
-        ["For forty years the lamp on Skerry Rock was trimmed by hand.", "A family trade",
-         "All six were brought home."],
-        ["cookies", "Accept all", "Subscribe", "Obituaries", "Hot singles", "Tidewater Loans", "seadog_44",
-         "scandal", "for sale", "Ferry timetable", "All rights reserved", "Privacy policy"],
-    ),
-    "cafe.html": (
-        "Le dernier café de la rue Mouffetard", "Hélène Barbier",
-        ["sert encore le café à 1,20 € le petit noir", "lit “Le Monde” de la première", "Une clientèle fidèle"],
-        ["cookies", "J’accepte", "Abonnez-vous", "Publicité", "Jean-Marc75", "Mentions légales"],
-    ),
-    "brauerei.html": (
-        "Die Brauerei am Fluss", "Jürgen Weiß",
-        ["Seit 1842 braut die Familie Größlinger", "„Wir sind nicht die Größten", "Ein Fass für das Dorffest"],
-        ["Cookies", "Akzeptieren", "Startseite", "Jetzt abonnieren", "Prost", "Impressum", "Datenschutz"],
-    ),
-    "sakura.html": (
-        "桜の季節、古い駅で", "山田花子",
-        ["山あいの小さな駅に、今年も桜が咲いた。", "地元の人々の思い", "桜は今も、列車を待つ人々を静かに見守っている。"],
-        ["クッキー", "ログイン", "旅人A", "Copyright"],
-    ),
-    "zima.html": (
-        "Зима на Байкале", None,
-        ["лёд становится настолько прозрачным", "Дорога по льду", "озеро снова становится синим"],
-        ["cookie", "Главная", "Контакты", "Иван", "Все права защищены"],
-    ),
-}
-
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[PageServer]:
