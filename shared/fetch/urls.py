@@ -58,4 +58,6 @@ def parse_url(raw: str, policy: AddressPolicy) -> URL:
     elif not policy.permits(ip):
         spelled = host if host == str(ip) else f"{host} ({ip})"
         raise FetchError("url_forbidden", f"{spelled} is a private, loopback or reserved address; it is never fetched")
+    elif host != str(ip):
+        url = url.with_host(str(ip))  # connect to exactly the address that was checked, canonically spelled
     return url.with_fragment(None)
