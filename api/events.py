@@ -1,8 +1,8 @@
 """`GET /v1/jobs/{id}/events`: server-sent events for one job.
 
 First a `progress` event with the current state (so a late subscriber is never behind),
-then one `progress` event per landed chunk or change of status (`fetching`, `running`), and finally `done`, `failed` or `cancelled`,
-after which the stream ends. Each event's data is the job's status JSON.
+then one `progress` event per landed chunk or change of status (`fetching`, `running`), and
+finally `done`, `failed` or `cancelled`, after which the stream ends. Each event's data is the job's status JSON.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The job record and its states, kept in Redis and changed only by atomic scripts.
 
-States: queued -> [fetching ->] running -> done | failed | cancelled (a URL job is `fetching`
-while the worker reads the page). Every transition into a terminal
-state goes through one Lua script, so exactly one transition wins; later events for a
+States: queued -> [fetching ->] running -> done | failed | cancelled (a URL job is
+`fetching` while the worker reads the page). Every transition into a terminal state goes
+through one Lua script, so exactly one transition wins; later events for a
 finished job are ignored. Each change publishes a JSON event on the job's channel
 (`keys.events(id)`), which the API relays to streaming and SSE clients.
 """
@@ -232,7 +232,7 @@ return 1
 
 
 async def start_job(redis: Redis, job_id: str, chunk_cache_keys: list[str], texts: list[str]) -> bool:
-    """queued -> running with the manifest written once; False if the job is already over."""
+    """queued (or fetching) -> running with the manifest written once; False if the job is already over."""
     return bool(await redis.eval(
         _START, 5, keys.job(job_id), keys.job_chunks(job_id), keys.job_texts(job_id),
         keys.JOBS_BY_STATUS, keys.events(job_id),
