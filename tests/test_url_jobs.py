@@ -181,7 +181,10 @@ async def test_cancel_while_fetching_aborts_the_fetch(stack: Stack, http, store,
     assert status["status"] == "fetching", status
     async with http.get(f"{stack.url}/v1/stats") as resp:
         assert (await resp.json())["jobs"]["fetching"] == 1
-    assert (await cancel(http, stack, job["id"]))["status"] == "cancelled"
+    async with http.get(f"{stack.url}/v1/jobs/{job['id']}/events") as events:
+        assert await next_sse(events) == ("progress", "fetching")
+        assert (await cancel(http, stack, job["id"]))["status"] == "cancelled"
+        assert await next_sse(events) == ("cancelled", "cancelled")
     assert await asyncio.to_thread(site.drip_closed.wait, 3.5)  # the worker dropped the page (before its 4 s limit)
     async with http.get(f"{stack.url}/v1/stats") as resp:
         counts = (await resp.json())["jobs"]
@@ -189,6 +192,41 @@ async def test_cancel_while_fetching_aborts_the_fetch(stack: Stack, http, store,
     final = await status_of(http, stack, job["id"])
     assert final["status"] == "cancelled" and final["chunks"]["total"] is None and final["error"] is None
     assert await jobs.article_text(store, job["id"]) is None
+
+
+async def next_sse(resp: aiohttp.ClientResponse) -> tuple[str, str]:
+    """The next server-sent event: (event name, the job status in its data)."""
+    name = ""
+    async for raw in resp.content:
+        line = raw.decode().strip()
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            return name, json.loads(line[5:])["status"]
+    raise AssertionError("the event stream ended")
+
+
+async def test_fetch_transitions_are_idempotent_and_counted(store: aioredis.Redis) -> None:
+    async def counts() -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in (await store.hgetall(keys.JOBS_BY_STATUS)).items()}
+
+    before = await counts()
+    job_id = jobs.new_job_id()
+    await jobs.create_job(store, job_id=job_id, owner="t", engine="fake", voice="fake-a", variant="", text=None,
+                          source_url="https://example.com/a")
+    assert await jobs.article_text(store, job_id) is None
+    assert await jobs.begin_fetch(store, job_id)
+    assert await jobs.begin_fetch(store, job_id)  # a re-run of the article job finds it fetching
+    during = await counts()
+    assert during.get("queued", 0) == before.get("queued", 0)
+    assert during["fetching"] == before.get("fetching", 0) + 1
+    assert await jobs.finish_job(store, job_id, "cancelled")
+    assert (await counts())["fetching"] == before.get("fetching", 0)
+    assert not await jobs.begin_fetch(store, job_id)
+    assert not await jobs.store_fetched(store, job_id, text="Late.", title="T", author=None, source_url="https://x/")
+    job = await jobs.get_job(store, job_id)
+    assert job is not None and job.status == "cancelled" and job.title is None
+    assert await jobs.article_text(store, job_id) is None
 
 
 @pytest.mark.parametrize(("body", "code"), [
