@@ -7,6 +7,7 @@ assert that a forbidden address saw none.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class PageServer:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path with query, headers)
     huge_sent: int = 0  # bytes of /huge written before the client stopped reading
     drip_closed: threading.Event = field(default_factory=threading.Event)  # a /drip client went away
+    _bomb_body: bytes | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
     _thread: threading.Thread | None = None
@@ -140,6 +142,13 @@ class PageServer:
         return web.Response(text=f"<html><head><title>The long survey</title></head><body><article><h1>The long survey"
                                  f"</h1>{paragraphs}</article></body></html>", content_type="text/html")
 
+    async def _bomb(self, request: web.Request) -> web.Response:
+        """A gzip bomb: 30 MB of HTML squeezed into about 30 KB on the wire."""
+        if self._bomb_body is None:
+            self._bomb_body = gzip.compress(_PIECE * (HUGE_BYTES // len(_PIECE)), compresslevel=9)
+        return web.Response(body=self._bomb_body, headers={"Content-Type": "text/html; charset=utf-8",
+                                                           "Content-Encoding": "gzip"})
+
     async def _image(self, request: web.Request) -> web.Response:
         return web.Response(body=PNG, content_type="image/png")
 
@@ -160,6 +169,7 @@ class PageServer:
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/drip", self._drip)
         app.router.add_get("/image", self._image)
+        app.router.add_get("/bomb", self._bomb)
         app.router.add_get("/long", self._long)
         app.router.add_get("/blank", self._blank)
         return app

@@ -86,6 +86,12 @@ async def test_a_30_mb_page_is_cut_at_the_limit(site: PageServer, declared: bool
     assert await _settles(lambda: site.huge_sent < HUGE_BYTES // 2), site.huge_sent
 
 
+async def test_a_gzip_bomb_is_cut_at_the_limit_after_decompression(site: PageServer) -> None:
+    with pytest.raises(FetchError) as caught:
+        await fetch_article(f"{site.base}/bomb", replace(SETTINGS, fetch_max_bytes=1024 * 1024))
+    assert caught.value.code == "fetch_too_large"
+
+
 async def _settles(check, tries: int = 50) -> bool:
     """The server's writer notices a closed connection asynchronously: a bounded poll of its counter."""
     for _ in range(tries):
