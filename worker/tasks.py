@@ -171,16 +171,22 @@ async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> str | None:
 
 
 async def _unless_over(redis: Redis, job_id: str, work: Awaitable[T]) -> T | None:
-    """`work`'s result, or None as soon as the job is over (cancelled), with `work` cancelled."""
+    """`work`'s result, or None as soon as the job is over (cancelled), with `work` cancelled.
+
+    If watching fails (Redis went away), that error is raised, so the step is retried.
+    """
     task = asyncio.ensure_future(work)
     watch = asyncio.ensure_future(_until_over(redis, job_id))
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in (task, watch):
             t.cancel()
         await asyncio.gather(task, watch, return_exceptions=True)
-    return task.result() if task.done() and not task.cancelled() else None
+    if task in done:
+        return task.result()
+    watch.result()
+    return None
 
 
 async def _until_over(redis: Redis, job_id: str) -> None:
