@@ -83,8 +83,8 @@ class PageServer:
         return [path for path, _ in self.requests]
 
     # --- handlers -------------------------------------------------------------------------
-    async def _page(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+    async def _page(self, request: web.Request, name: str | None = None) -> web.Response:
+        name = name or request.match_info["name"]
         if name not in CONTENT_TYPES:
             raise web.HTTPNotFound()
         return web.Response(body=(PAGES / name).read_bytes(), headers={"Content-Type": CONTENT_TYPES[name]})
@@ -149,6 +149,16 @@ class PageServer:
         return web.Response(body=self._bomb_body, headers={"Content-Type": "text/html; charset=utf-8",
                                                            "Content-Encoding": "gzip"})
 
+    async def _hold(self, request: web.Request) -> web.StreamResponse:
+        """/hold?KEY: the first request for KEY hangs until its client goes away; later ones get an article."""
+        if self.paths().count(request.path_qs) == 1:
+            response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+            await response.prepare(request)
+            while True:  # a space now and then notices the client going away
+                await response.write(b" ")
+                await asyncio.sleep(0.1)  # hanging, not synchronisation
+        return await self._page(request, "lighthouse.html")
+
     async def _image(self, request: web.Request) -> web.Response:
         return web.Response(body=PNG, content_type="image/png")
 
@@ -170,6 +180,7 @@ class PageServer:
         app.router.add_get("/drip", self._drip)
         app.router.add_get("/image", self._image)
         app.router.add_get("/bomb", self._bomb)
+        app.router.add_get("/hold", self._hold)
         app.router.add_get("/long", self._long)
         app.router.add_get("/blank", self._blank)
         return app

@@ -251,6 +251,27 @@ async def test_submit_refuses_malformed_urls_with_400(stack: Stack, http, body: 
     assert answer["error"]["code"] == code and answer["error"]["message"]
 
 
+async def test_a_worker_killed_while_fetching_loses_no_job(stack: Stack, http, store, site: PageServer) -> None:
+    """SIGKILL mid-fetch: a live worker's reaper frees the job and the page is fetched again."""
+    path = f"/hold?crash={time.monotonic_ns()}"
+    _, job = await submit(http, stack, {"url": site.base + path})
+    deadline = time.monotonic() + 30
+    while path not in site.paths() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # poll interval: until the first worker's request hangs on the page
+    assert (await status_of(http, stack, job["id"]))["status"] == "fetching"
+    victim = next(w for w in stack.workers if w.poll() is None)
+    victim.kill()
+    victim.wait()
+    stack.start_worker()
+    try:
+        final, chunks = await spoken_text(http, stack, store, job["id"])
+        assert final["title"] == "The Last Keeper of Skerry Light"
+        assert "All six were brought home." in "\n".join(chunks)
+        assert site.paths().count(path) == 2  # fetched once more, by the new worker
+    finally:
+        await cancel(http, stack, job["id"])
+
+
 async def test_unknown_engine_with_a_url_is_422_at_submit(stack: Stack, http) -> None:
     status, answer = await submit(http, stack, {"url": "https://example.com/", "engine": "nope"})
     assert status == 422 and answer["error"]["code"] == "unknown_engine"
