@@ -19,6 +19,8 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.config import Settings, load_settings
 from shared.fetch import FetchError, check_url, fetch_article
@@ -250,3 +252,15 @@ async def test_a_later_hop_into_the_private_network_fails_url_forbidden(
     final = await final_status(http, stack, job["id"])
     assert final["status"] == "failed" and final["error"]["code"] == "url_forbidden", final
     assert len(public_site.requests) == before + 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), st.builds("http://{}".format, st.text(alphabet=st.sampled_from(list(
+    "htps:/[]@%.0123456789abcdefx-_?#&=\\ \t\u00e9\u4e2d\x00~!$'()*+,;"))))))
+def test_any_string_is_a_checked_url_or_a_clear_refusal(raw: str) -> None:
+    try:
+        checked = check_url(raw, FORBIDDEN)
+    except FetchError as exc:
+        assert exc.code in ("url_invalid", "url_forbidden") and exc.message
+    else:
+        assert checked.split(":", 1)[0] in ("http", "https")
