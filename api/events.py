@@ -1,8 +1,8 @@
 """`GET /v1/jobs/{id}/events`: server-sent events for one job.
 
 First a `progress` event with the current state (so a late subscriber is never behind),
-then one `progress` event per landed chunk, and finally `done`, `failed` or `cancelled`,
-after which the stream ends. Each event's data is the job's status JSON.
+then one `progress` event per landed chunk or change of status (`fetching`, `running`), and
+finally `done`, `failed` or `cancelled`, after which the stream ends. Each event's data is the job's status JSON.
 """
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ async def events(request: web.Request) -> web.StreamResponse:
     job = await owned_job(request)
     audio_url = job_urls(job.id)["audio_url"]
     async with c.notifier.watch(job.id) as watcher, sse_response(request) as sse:
-        last_done = -1
+        last_done, last_status = -1, ""
         while True:
             current = await jobs.get_job(c.redis, job.id)
             if current is None:
                 break
-            if current.done != last_done or current.terminal:
-                last_done = current.done
+            if current.done != last_done or current.status != last_status or current.terminal:
+                last_done, last_status = current.done, current.status
                 body = json.dumps(jobs.job_summary(current, audio_url))
                 await sse.send(body, event=current.status if current.terminal else "progress")
             if current.terminal:

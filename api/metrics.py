@@ -26,12 +26,12 @@ from prometheus_client.registry import Collector
 
 from api.context import ctx
 from shared import keys, stats
+from shared.jobs import STATUSES
 from shared.liveness import live_workers
 
 routes = web.RouteTableDef()
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 _HTTP = web.AppKey("http_histogram", Histogram)
-_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # Per-engine counters: stats field prefix -> (metric name, help)
 _PER_ENGINE = {
     "provider_calls": ("readout_provider_calls", "Provider (engine) synthesis calls."),
@@ -122,9 +122,9 @@ def cluster_families(counters: dict[str, int], by_status: dict[str, int], queue_
         counters, {(): stats.TTFA}, stats.TTFA_BUCKETS, []))
     families.append(GaugeMetricFamily("readout_queue_depth", "ARQ jobs waiting in the queue.", value=queue_depth))
     jobs = GaugeMetricFamily(
-        "readout_jobs", "Jobs by status: queued and running now; done, failed and cancelled ever (until Redis is flushed).",
+        "readout_jobs", "Jobs by status: queued, fetching and running now; done, failed and cancelled ever (until Redis is flushed).",
         labels=["status"])
-    for status in _STATUSES:
+    for status in STATUSES:
         jobs.add_metric([status], by_status.get(status, 0))
     families.append(jobs)
     families.append(GaugeMetricFamily("readout_workers_alive", "Workers with a recent heartbeat.", value=workers))

@@ -57,9 +57,12 @@ SCHEMAS: dict[str, Schema] = {
         }},
     },
     "JobSubmission": {
-        "type": "object", "required": ["text"],
+        "type": "object", "oneOf": [{"required": ["text"]}, {"required": ["url"]}],
         "properties": {
             "text": {**_STR, "description": "The article."},
+            "url": {**_STR, "format": "uri", "maxLength": 2048,
+                    "description": "Instead of `text`: an http(s) page the worker fetches (status `fetching`) and extracts "
+                                   "(trafilatura; menus, comments and footers left out). `format` is then ignored."},
             "format": {"enum": ["text", "markdown", "html"], "default": "text"},
             "engine": {**_STR, "description": "An engine name from `GET /v1/engines`; default READOUT_DEFAULT_ENGINE."},
             "voice": {**_STR, "description": "A voice id of the engine; default its default voice."},
@@ -75,10 +78,12 @@ SCHEMAS: dict[str, Schema] = {
     "Job": {
         "type": "object", "additionalProperties": False,
         "required": ["id", "status", "engine", "voice", "characters", "chunks", "cache", "error", "created_at",
-                     "started_at", "finished_at", "duration_seconds", "time_to_first_audio_seconds", "audio_url"],
+                     "started_at", "finished_at", "duration_seconds", "time_to_first_audio_seconds", "audio_url",
+                     "title", "author", "source_url"],
         "properties": {
             "id": {**_STR, "pattern": "^[0-9a-f]{32}$"},
-            "status": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "status": {"enum": ["queued", "fetching", "running", "done", "failed", "cancelled"],
+                       "description": "`fetching`: a URL job's page is being read."},
             "engine": _STR, "voice": _STR,
             "characters": {**_INT, "description": "Characters after cleaning."},
             "chunks": {"type": "object", "required": ["total", "done"], "additionalProperties": False,
@@ -87,13 +92,18 @@ SCHEMAS: dict[str, Schema] = {
             "cache": {"type": "object", "required": ["hits", "misses"], "additionalProperties": False,
                       "properties": {"hits": _INT, "misses": _INT}},
             "error": _nullable({"type": "object", "required": ["code", "message"], "additionalProperties": False,
-                                "properties": {"code": _nullable(_STR), "message": _STR}}),
+                                "properties": {"code": {**_nullable(_STR), "description": (
+                                    "URL jobs also: `url_forbidden`, `fetch_failed`, `fetch_too_large`, `fetch_timeout`, "
+                                    "`unsupported_content`, `text_empty`, `text_too_long`.")}, "message": _STR}}),
             "created_at": {**_NUM, "description": "Unix seconds."},
             "started_at": _nullable(_NUM),
             "finished_at": _nullable(_NUM),
             "duration_seconds": {**_NUM, "description": "Finished (or now) minus created."},
             "time_to_first_audio_seconds": {**_nullable(_NUM), "description": "Chunk 0 landed minus created."},
             "audio_url": _STR,
+            "title": {**_nullable(_STR), "description": "URL jobs: the page's title, once fetched."},
+            "author": {**_nullable(_STR), "description": "URL jobs: the page's author, if it names one."},
+            "source_url": {**_nullable(_STR), "description": "URL jobs: as submitted, then the page's URL after redirects."},
         },
     },
     "Engines": {
@@ -169,11 +179,12 @@ PATHS: dict[str, Any] = {
             "202": _json(_ref("JobCreated"), "Accepted: the job is queued.",
                          {"Location": {"description": "The status URL.", "schema": _STR}}),
             "400": _error("`invalid_json`, `body_not_object`, `text_missing`, `text_not_string`, `text_empty`, "
-                          "`unknown_format`, `invalid_parameter`, `invalid_utf8`."),
+                          "`unknown_format`, `invalid_parameter`, `invalid_utf8`, `url_invalid`, `text_and_url`."),
             "401": _UNAUTHORIZED,
             "413": _error("`text_too_long` (over READOUT_MAX_CHARS) or `body_too_large`."),
             "415": _error("`unsupported_media_type`."),
-            "422": _error("`unknown_engine` or `unknown_voice`."),
+            "422": _error("`unknown_engine`, `unknown_voice`, or `url_forbidden` (a literal private, loopback or "
+                          "reserved address)."),
             "429": _error("`rate_limited` or `quota_exceeded` (with Retry-After)."),
         },
     }},
@@ -206,7 +217,8 @@ PATHS: dict[str, Any] = {
     }},
     "/v1/jobs/{job_id}/events": {"get": {
         "operationId": "getJobEvents", "tags": ["jobs"], "summary": "Server-sent events of the job's progress",
-        "description": "First a `progress` event with the current state, one `progress` per landed chunk, then "
+        "description": "First a `progress` event with the current state, one `progress` per landed chunk or change of "
+                       "status (`fetching`, `running`), then "
                        "`done`, `failed` or `cancelled` and the stream ends. Every event's data is the `Job` JSON. "
                        "Browsers' EventSource may pass the key as `access_token`.",
         "security": [{"bearer": []}, {"accessToken": []}, {}],

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 from shared.config import Settings
+from shared.jobs import STATUSES
 from shared.liveness import live_workers
 
 _PER_ENGINE = {"provider_calls": "calls", "provider_attempts": "attempts", "provider_chars": "characters",
@@ -36,7 +37,7 @@ async def cluster_stats(redis: Redis, queue: ArqRedis, settings: Settings) -> di
             "wakeups_notified": counters.get(stats.WAKEUPS_NOTIFIED, 0),
             "wakeups_polled": counters.get(stats.WAKEUPS_POLLED, 0),
         },
-        "jobs": {s: by_status.get(s, 0) for s in ("queued", "running", "done", "failed", "cancelled")},
+        "jobs": {s: by_status.get(s, 0) for s in STATUSES},
         "queue_depth": int(await queue.zcard(default_queue_name)),
         "workers": await live_workers(redis),
         "cost": {

@@ -1,8 +1,9 @@
 """Turning a `POST /v1/jobs` request into a validated submission.
 
-Two shapes: a JSON object `{"text", "format", "engine", "voice"}`, or the raw article as
-the body with `Content-Type: text/plain|text/markdown|text/html` and engine/voice as query
-parameters. The body size is checked against the limit before it is read.
+Two shapes: a JSON object `{"text", "format", "engine", "voice"}` (or `{"url", ...}` instead
+of text: the worker fetches the page), or the raw article as the body with
+`Content-Type: text/plain|text/markdown|text/html` and engine/voice as query parameters.
+The body size is checked against the limit before it is read.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from api.errors import ApiError
 from shared.chunking import clean_text
 from shared.config import Settings
+from shared.fetch import FetchError, check_url
 
 FORMATS = ("text", "markdown", "html")
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
@@ -24,11 +26,12 @@ _OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop k
 
 @dataclass(frozen=True)
 class Submission:
-    text: str  # cleaned
+    text: str  # cleaned; "" for a URL job
     format: str
     engine: str | None
     voice: str | None
     variant: str | None
+    url: str | None = None  # a URL job: checked here, fetched by the worker
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
@@ -56,13 +59,17 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
     return value or None
 
 
-def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | None]:
+def _load_json(body: bytes) -> dict[str, Any]:
     try:
         obj = json.loads(_decode(body))
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
     if not isinstance(obj, dict):
         raise ApiError(400, "body_not_object", "JSON body must be an object with a 'text' field")
+    return obj
+
+
+def _parse_json(obj: dict[str, Any]) -> tuple[str, str, str | None, str | None, str | None]:
     if "text" not in obj:
         raise ApiError(400, "text_missing", "JSON body has no 'text' field")
     if not isinstance(obj["text"], str):
@@ -71,6 +78,21 @@ def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | No
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ApiError(400, "unknown_format", f"'format' must be one of {', '.join(FORMATS)}")
     return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
+
+
+def url_submission(obj: dict[str, Any], settings: Settings) -> Submission:
+    """A JSON submission with `url` (and no `text`): the URL checked as far as possible without the network."""
+    if "text" in obj:
+        raise ApiError(400, "text_and_url", "give either 'text' or 'url', not both")
+    url = obj["url"]
+    if not isinstance(url, str) or not url.strip():
+        raise ApiError(400, "url_invalid", "'url' must be a non-empty string")
+    try:
+        checked = check_url(url.strip(), settings)
+    except FetchError as exc:
+        raise ApiError(422 if exc.code == "url_forbidden" else 400, exc.code, exc.message) from exc
+    return Submission(text="", format="url", engine=_optional_str(obj, "engine"), voice=_optional_str(obj, "voice"),
+                      variant=_optional_str(obj, "variant"), url=checked)
 
 
 async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> str:
@@ -100,7 +122,10 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
     if not body.strip():
         raise ApiError(400, "text_empty", "the request body is empty")
     if content_type == "application/json":
-        raw, fmt, engine, voice, variant = _parse_json(body)
+        obj = _load_json(body)
+        if "url" in obj:
+            return url_submission(obj, settings)
+        raw, fmt, engine, voice, variant = _parse_json(obj)
     else:
         raw, fmt = _decode(body), CONTENT_TYPES[content_type]
         query = request.query

@@ -5,6 +5,7 @@ The README's configuration table mirrors this module.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,20 @@ def _api_keys(raw: str) -> dict[str, str]:
             raise ValueError("READOUT_API_KEYS must be comma-separated name:key pairs")
         keys[key.strip()] = name.strip()
     return keys
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (`10.1.2.0/24,fd00:1::/64`), each checked here so a typo fails at start-up."""
+    nets = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            nets.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"READOUT_FETCH_ALLOW_NETWORKS: {item!r} is not an IP network") from exc
+    return tuple(nets)
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,12 @@ class Settings:
     provider_max_tries: int = 5  # READOUT_PROVIDER_MAX_TRIES (throttling / 5xx retries)
     provider_backoff_base_s: float = 0.2  # READOUT_PROVIDER_BACKOFF (full-jitter base)
     log_level: str = "INFO"  # READOUT_LOG_LEVEL
+    # Articles from the web (URL jobs)
+    fetch_max_bytes: int = 5 * 1024 * 1024  # READOUT_FETCH_MAX_BYTES (page body, after decompression)
+    fetch_timeout_s: float = 20.0  # READOUT_FETCH_TIMEOUT (whole fetch: every redirect hop and the body)
+    fetch_max_tries: int = 3  # READOUT_FETCH_MAX_TRIES (tries of a page that answers 5xx or a network error)
+    fetch_allow_private: bool = False  # READOUT_FETCH_ALLOW_PRIVATE=1 lifts the private-address (SSRF) policy
+    fetch_allow_networks: tuple[str, ...] = ()  # READOUT_FETCH_ALLOW_NETWORKS: CIDRs fetchable despite the policy
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -149,4 +170,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_max_tries=_int(env, "READOUT_PROVIDER_MAX_TRIES", 5),
         provider_backoff_base_s=_float(env, "READOUT_PROVIDER_BACKOFF", 0.2),
         log_level=env.get("READOUT_LOG_LEVEL") or "INFO",
+        fetch_max_bytes=_int(env, "READOUT_FETCH_MAX_BYTES", 5 * 1024 * 1024),
+        fetch_timeout_s=_float(env, "READOUT_FETCH_TIMEOUT", 20.0),
+        fetch_max_tries=_int(env, "READOUT_FETCH_MAX_TRIES", 3),
+        fetch_allow_private=_bool(env, "READOUT_FETCH_ALLOW_PRIVATE"),
+        fetch_allow_networks=_networks(env.get("READOUT_FETCH_ALLOW_NETWORKS", "")),
     )

@@ -1,7 +1,8 @@
 """The job record and its states, kept in Redis and changed only by atomic scripts.
 
-States: queued -> running -> done | failed | cancelled. Every transition into a terminal
-state goes through one Lua script, so exactly one transition wins; later events for a
+States: queued -> [fetching ->] running -> done | failed | cancelled (a URL job is
+`fetching` while the worker reads the page). Every transition into a terminal state goes
+through one Lua script, so exactly one transition wins; later events for a
 finished job are ignored. Each change publishes a JSON event on the job's channel
 (`keys.events(id)`), which the API relays to streaming and SSE clients.
 """
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 
-Status = Literal["queued", "running", "done", "failed", "cancelled"]
+Status = Literal["queued", "fetching", "running", "done", "failed", "cancelled"]
+STATUSES: tuple[str, ...] = ("queued", "fetching", "running", "done", "failed", "cancelled")
 TERMINAL: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 JOB_ID_BYTES = 16  # 128 random bits, hex encoded: 32 characters
 JOB_ID_LEN = 2 * JOB_ID_BYTES
@@ -61,6 +63,9 @@ class Job:
     started_at: float | None
     first_audio_at: float | None
     finished_at: float | None
+    title: str | None = None  # URL jobs: from the page, once fetched
+    author: str | None = None
+    source_url: str | None = None  # URL jobs: as submitted, then the page's URL after redirects
 
     @property
     def terminal(self) -> bool:
@@ -91,20 +96,28 @@ class Job:
             started_at=opt_float("started_at"),
             first_audio_at=opt_float("first_audio_at"),
             finished_at=opt_float("finished_at"),
+            title=h.get("title") or None,
+            author=h.get("author") or None,
+            source_url=h.get("source_url") or None,
         )
 
 
 async def create_job(
-    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str
+    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str | None,
+    source_url: str | None = None,
 ) -> None:
+    """A text job has its cleaned `text`; a URL job has only `source_url` until the worker fetches it."""
+    assert (text is None) != (source_url is None)
     now = time.time()
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.job(job_id), mapping={
             "owner": owner, "status": "queued", "engine": engine, "voice": voice,
-            "variant": variant, "characters": len(text), "total": -1, "done": 0,
+            "variant": variant, "characters": len(text or ""), "total": -1, "done": 0,
             "hits": 0, "misses": 0, "created_at": repr(now),
+            **({"source_url": source_url} if source_url else {}),
         })
-        pipe.set(keys.job_text(job_id), text.encode("utf-8"))
+        if text is not None:
+            pipe.set(keys.job_text(job_id), text.encode("utf-8"))
         pipe.hincrby(keys.JOBS_BY_STATUS, "queued", 1)
         await pipe.execute()
 
@@ -142,17 +155,35 @@ end
 # KEYS: job, chunks, texts, by_status, events; ARGV: now, n, key_1..key_n, text_1..text_n
 _START = _MOVE + """
 local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'running' then return 0 end
+if status ~= 'queued' and status ~= 'fetching' and status ~= 'running' then return 0 end
 local n = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 0 then
   for i = 1, n do redis.call('RPUSH', KEYS[2], ARGV[2 + i]) end
   for i = 1, n do redis.call('RPUSH', KEYS[3], ARGV[2 + n + i]) end
 end
 redis.call('HSET', KEYS[1], 'total', n)
-if status == 'queued' then
-  redis.call('HSET', KEYS[1], 'started_at', ARGV[1])
+if status ~= 'running' then
+  redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
   move(KEYS[1], KEYS[4], KEYS[5], 'running', ARGV[1], {total = n})
 end
+return 1
+"""
+
+# KEYS: job, by_status, events; ARGV: now. A re-run (a retry, a dead worker's job) finds it fetching.
+_BEGIN_FETCH = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'fetching' then return 1 end
+if status ~= 'queued' then return 0 end
+redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
+move(KEYS[1], KEYS[2], KEYS[3], 'fetching', ARGV[1], {})
+return 1
+"""
+
+# KEYS: job, text; ARGV: text, characters, title, author, source_url. Only while still fetching.
+_STORE_FETCHED = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'fetching' then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'characters', ARGV[2], 'title', ARGV[3], 'author', ARGV[4], 'source_url', ARGV[5])
 return 1
 """
 
@@ -201,11 +232,26 @@ return 1
 
 
 async def start_job(redis: Redis, job_id: str, chunk_cache_keys: list[str], texts: list[str]) -> bool:
-    """queued -> running with the manifest written once; False if the job is already over."""
+    """queued (or fetching) -> running with the manifest written once; False if the job is already over."""
     return bool(await redis.eval(
         _START, 5, keys.job(job_id), keys.job_chunks(job_id), keys.job_texts(job_id),
         keys.JOBS_BY_STATUS, keys.events(job_id),
         repr(time.time()), len(chunk_cache_keys), *chunk_cache_keys, *texts,
+    ))
+
+
+async def begin_fetch(redis: Redis, job_id: str) -> bool:
+    """queued -> fetching (event `{"type": "fetching"}`); True also for a job already fetching, False once over."""
+    return bool(await redis.eval(_BEGIN_FETCH, 3, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id),
+                                 repr(time.time())))
+
+
+async def store_fetched(redis: Redis, job_id: str, *, text: str, title: str | None, author: str | None,
+                        source_url: str) -> bool:
+    """Keep a URL job's cleaned article text and the page's metadata; False if the job ended meanwhile."""
+    return bool(await redis.eval(
+        _STORE_FETCHED, 2, keys.job(job_id), keys.job_text(job_id),
+        text.encode("utf-8"), len(text), title or "", author or "", source_url,
     ))
 
 
@@ -274,6 +320,9 @@ def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
             round(job.first_audio_at - job.created_at, 3) if job.first_audio_at else None
         ),
         "audio_url": audio_url,
+        "title": job.title,
+        "author": job.author,
+        "source_url": job.source_url,
     }
 
 

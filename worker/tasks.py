@@ -11,7 +11,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from arq import Retry
 from arq.connections import ArqRedis
@@ -19,14 +19,16 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import jobs, keys, stats
-from shared.chunking import split_text
+from shared.chunking import clean_text, split_text
 from shared.config import Settings
 from shared.engines import EngineError, get_engine
+from shared.fetch import FetchError, fetch_article
 from shared.store.cache import cache_key
 from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger("readout.worker")
+T = TypeVar("T")
 
 
 @dataclass
@@ -101,6 +103,8 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     if job is None or job.terminal:
         return "skipped"
     text = await jobs.article_text(rt.redis, job_id)
+    if text is None and job.source_url:  # a URL job whose page is not read yet
+        text = await fetch_step(ctx, job)
     if text is None:
         return "skipped"
     engine = get_engine(job.engine, rt.settings)
@@ -127,6 +131,73 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
         source, _ = await asyncio.gather(_synthesize_chunk(ctx, job_id, 0), _fan_out(ctx, job_id, pending))
     await asyncio.gather(*(_synthesize_chunk(ctx, job_id, i) for i in range(1, len(chunks)) if cached[i]))
     return source
+
+
+async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> str | None:
+    """A URL job's first step: fetch and extract the page, clean it, keep it as the article text.
+
+    Returns the cleaned text, or None when the job failed (with the fetch's error code) or was
+    cancelled meanwhile: a cancel aborts the fetch at once. A 5xx or network error is retried
+    with backoff up to READOUT_FETCH_MAX_TRIES; other errors fail the job at once.
+    """
+    rt: Runtime = ctx["rt"]
+    assert job.source_url is not None
+    if not await jobs.begin_fetch(rt.redis, job.id):
+        return None
+    try:
+        article = await _unless_over(rt.redis, job.id, fetch_article(job.source_url, rt.settings))
+    except FetchError as exc:
+        tries = ctx.get("job_try", 1)
+        if exc.retryable and tries < rt.settings.fetch_max_tries:
+            log.warning("fetch retry", extra={"job_id": job.id, "try": tries, "error": exc.message})
+            raise Retry(defer=random.uniform(0.5, 1.0) * 2 ** (tries - 1)) from exc
+        await _fail(rt, job.id, exc.message, exc.code)
+        return None
+    if article is None:
+        return None
+    text = await asyncio.to_thread(clean_text, article.text, article.format)
+    if not text:
+        await _fail(rt, job.id, f"no speakable text is left after cleaning {article.final_url}", "text_empty")
+        return None
+    if len(text) > rt.settings.max_chars:
+        await _fail(rt, job.id, f"the article at {article.final_url} has {len(text)} characters after cleaning; "
+                                f"the limit is {rt.settings.max_chars} (READOUT_MAX_CHARS)", "text_too_long")
+        return None
+    if not await jobs.store_fetched(rt.redis, job.id, text=text, title=article.title, author=article.author,
+                                    source_url=article.final_url):
+        return None
+    log.info("article fetched", extra={"job_id": job.id, "chars": len(text), "format": article.format})
+    return text
+
+
+async def _unless_over(redis: Redis, job_id: str, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None as soon as the job is over (cancelled), with `work` cancelled.
+
+    If watching fails (Redis went away), that error is raised, so the step is retried.
+    """
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_until_over(redis, job_id))
+    try:
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, watch):
+            t.cancel()
+        await asyncio.gather(task, watch, return_exceptions=True)
+    if task in done:
+        return task.result()
+    watch.result()
+    return None
+
+
+async def _until_over(redis: Redis, job_id: str) -> None:
+    """Return once the job is terminal: woken by its events, re-checked at least every second."""
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(keys.events(job_id))
+        while True:
+            job = await jobs.get_job(redis, job_id)
+            if job is None or job.terminal:
+                return
+            await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
 
 
 async def _fan_out(ctx: dict[str, Any], job_id: str, indexes: list[int]) -> None:
