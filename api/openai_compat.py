@@ -55,7 +55,7 @@ OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "no
 VOICE_MAP: dict[str, dict[str, str]] = {
     "espeak": {
         "alloy": "en-us", "ash": "en-us+m3", "ballad": "en-gb-x-rp", "coral": "en-us+f2", "echo": "en-gb",
-        "fable": "en-gb-x-gbclan", "onyx": "en-us+m7", "nova": "en-us+f3", "sage": "en-gb+f4",
+        "fable": "en-gb-x-gbclan", "onyx": "en-us+m7", "nova": "en-us+f3", "sage": "en-gb-x-rp+f4",
         "shimmer": "en-us+f5", "verse": "en-gb-scotland", "marin": "en-029+f1", "cedar": "en-us-nyc",
     },
     "polly": {

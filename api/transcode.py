@@ -44,8 +44,10 @@ class TranscodingResponse(web.StreamResponse):
             await super().write(out)
 
     async def write_eof(self, data: bytes = b"") -> None:
-        if self._encoder is not None:
-            await super().write(await asyncio.to_thread(self._encoder.finish))
+        """The encoder's tail, then the end of the body (aiohttp calls this again after the handler: a no-op)."""
+        encoder, self._encoder = self._encoder, None
+        if encoder is not None:
+            await super().write(await asyncio.to_thread(encoder.finish))
         await super().write_eof(data)
 
 

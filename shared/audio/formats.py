@@ -9,6 +9,8 @@ non-seekable in-memory sink, which also means the containers are written the str
 - `flac`: the STREAMINFO block carries no total sample count and no MD5 (both need a seek).
 - `opus`: Ogg Opus at 48 kHz; `aac`: AAC-LC in ADTS frames; `pcm`: raw s16le, no header.
 All formats are mono; every rate but Opus's is 24 kHz, the rate OpenAI documents for `pcm`.
+ADTS cannot say how much of the start is encoder priming, so AAC (and MP3 re-encoded here)
+decodes up to about 85 ms (priming plus the last frame's padding) longer than its input.
 """
 from __future__ import annotations
 
