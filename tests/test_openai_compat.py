@@ -132,6 +132,13 @@ def test_speed_one_is_accepted(client: OpenAI) -> None:
     assert audio.content == strip_headers(fake_mp3(text, "fake-a"))  # tts-1: the default engine, its default voice
 
 
+@pytest.mark.parametrize("speed", [0.25, 4.0])
+def test_speed_across_openais_range_is_accepted(client: OpenAI, tmp_path: Path, speed: float) -> None:
+    out = tmp_path / "speed.mp3"
+    out.write_bytes(client.audio.speech.create(model="fake", voice="alloy", input=fresh("Any speed."), speed=speed).content)
+    assert decode_errors(out) == "" and probe_duration(out) > 0.1
+
+
 def test_a_wrong_key_is_refused(stack: Stack) -> None:
     with (OpenAI(base_url=stack.url + "/v1", api_key="sk-wrong", max_retries=0) as c,
           pytest.raises(openai.AuthenticationError) as caught):
