@@ -281,7 +281,8 @@ async def engines(client: Client, args: argparse.Namespace) -> int:
     lines = []
     for e in body["engines"]:
         state = "" if e.get("available", True) else f"  unavailable: {e.get('reason', '')}"
-        lines.append(f"{e['name']}{' (default)' if e.get('default') else ''}: {len(e.get('voices', []))} voices, "
+        voices = len(e.get("voices", []))
+        lines.append(f"{e['name']}{' (default)' if e.get('default') else ''}: {voices} voice{'s' * (voices != 1)}, "
                      f"default voice {e.get('default_voice')}, chunks up to {e.get('max_chars')} chars{state}")
     emit(args, body, "\n".join(lines))
     return EXIT_DONE

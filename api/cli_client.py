@@ -6,6 +6,7 @@ below `api.cli.main` ever shows a traceback for a user error or a server failure
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -71,7 +72,13 @@ class Client:
 
     def _lost(self, exc: BaseException) -> ConnectionLost:
         if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc.os_error.strerror or str(exc.os_error) if exc.os_error else str(exc)
+            error = exc.os_error
+            if isinstance(exc, aiohttp.ClientSSLError):
+                reason = f"TLS failed ({getattr(error, 'reason', None) or error}); is it https?"
+            elif isinstance(error.errno, int) and error.errno > 0:
+                reason = os.strerror(error.errno)
+            else:
+                reason = error.strerror or str(error)
             return ConnectionLost(f"cannot reach the Readout API at {self.base_url}: {reason}")
         if isinstance(exc, TimeoutError):
             return ConnectionLost(f"the Readout API at {self.base_url} did not answer in time")

@@ -50,6 +50,9 @@ class Output:
             fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         except OSError as exc:
             raise CliError(f"cannot write {target}: {exc.strerror or exc}", EXIT_USAGE) from exc
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the renamed file gets the usual permissions, not mkstemp's 0600
         self.temp = Path(name)
         self._file = os.fdopen(fd, "wb")
         self.size = 0
