@@ -417,7 +417,9 @@ def parser() -> argparse.ArgumentParser:
     j.add_argument("--limit", type=_positive, default=20, help="jobs per page (default 20)")
     j.add_argument("--cursor", help="the next_cursor of the previous page")
     add("stats", stats, "cluster-wide counters and what the cache saved")
-    # `readout serve` (api/serve.py) registers its subparser here, with set_defaults(run=...).
+    # `readout serve` (api/serve.py) goes here: its subparser with set_defaults(run=serve.run), where
+    # `run(args) -> int` is the exit code (no API client needed), e.g.
+    #   s = sub.add_parser("serve", help=...); serve.add_arguments(s); s.set_defaults(run=serve.run)
     return p
 
 
