@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import CORPUS, ROOT, RedisServer, free_port
-from tests.stack import POLL_S, Stack, get_json
+from tests.stack import POLL_S, Stack
 from tests.test_service_e2e import ffprobe_duration, fresh
 
 pytestmark = pytest.mark.slow
@@ -111,14 +111,18 @@ def streaming(folder: Path) -> bool:
     return any(p.stat().st_size > 0 for p in folder.glob(".*.part"))
 
 
-def job_status(stack: Stack, job_id: str) -> dict:
-    request = urllib.request.Request(f"{stack.url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {KEY}"})
+def get_keyed(stack: Stack, path: str) -> dict:
+    request = urllib.request.Request(stack.url + path, headers={"Authorization": f"Bearer {KEY}"})
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())
 
 
+def job_status(stack: Stack, job_id: str) -> dict:
+    return get_keyed(stack, f"/v1/jobs/{job_id}")
+
+
 def jobs_count(stack: Stack) -> int:
-    return sum(get_json(stack.url + "/v1/stats")[1]["jobs"].values())
+    return sum(get_keyed(stack, "/v1/stats")["jobs"].values())
 
 
 def test_help_names_every_command_option_environment_variable_and_exit_code() -> None:
@@ -315,7 +319,7 @@ def test_jobs_lists_the_callers_jobs_or_says_the_server_has_no_list(stack: Stack
     job_id = readout(stack.url, "submit", str(write(tmp_path, fresh(SHORT)))).stdout.strip()
     out = readout(stack.url, "jobs", "--limit", "5", "--json")
     try:
-        available = "jobs" in job_status(stack, "?limit=5")
+        available = "jobs" in get_keyed(stack, "/v1/jobs?limit=5")
     except urllib.error.HTTPError:
         available = False
     if available:  # the job list (GET /v1/jobs) exists on this server

@@ -18,7 +18,7 @@ from api.openai_compat import OPENAI_VOICES
 from shared.audio.mp3 import strip_headers
 from shared.engines.fake import fake_mp3
 from tests.conftest import CORPUS, RedisServer, free_port
-from tests.stack import Stack, get_json
+from tests.stack import Stack
 from tests.test_service_e2e import fresh
 
 pytestmark = pytest.mark.slow
@@ -45,9 +45,13 @@ def client(stack: Stack) -> Iterator[OpenAI]:
 
 
 def stats(stack: Stack) -> dict:
-    status, body = get_json(stack.url + "/v1/stats")
-    assert status == 200
-    return body
+    return get_keyed(stack, "/v1/stats")
+
+
+def get_keyed(stack: Stack, path: str) -> dict:
+    request = urllib.request.Request(stack.url + path, headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def decode_errors(path: Path) -> str:
@@ -203,9 +207,7 @@ def test_a_transcoded_format_streams_before_the_job_is_done(stack: Stack, client
 
 
 def job_status(stack: Stack, job_id: str) -> dict:
-    request = urllib.request.Request(f"{stack.url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {KEY}"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.loads(resp.read())
+    return get_keyed(stack, f"/v1/jobs/{job_id}")
 
 
 def test_the_response_names_its_job(stack: Stack, client: OpenAI) -> None:
