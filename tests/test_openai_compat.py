@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import openai
 import pytest
 from openai import OpenAI
@@ -277,3 +278,20 @@ async def test_job_audio_in_another_format(stack: Stack, client: OpenAI, http, t
     assert (tmp_path / "job.mp3").read_bytes() == response.content
     async with http.get(url, params={"format": "ogg"}, headers=headers) as resp:
         assert resp.status == 400 and (await resp.json())["error"]["code"] == "unsupported_format"
+
+
+async def test_a_transcoded_stream_of_a_job_that_ends_mid_way_is_cut(stack: Stack, http) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with http.post(stack.url + "/v1/jobs", json={"text": fresh(ESSAY), "engine": "fake"}, headers=headers) as resp:
+        job = await resp.json()
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):  # a broken transfer, never a short "complete" file
+        async with http.get(stack.url + job["audio_url"], params={"format": "flac"}, headers=headers) as resp:
+            assert resp.status == 200 and resp.content_type == "audio/flac"
+            received += await resp.content.readany()
+            async with http.delete(stack.url + job["status_url"], headers=headers) as cancel:
+                assert (await cancel.json())["status"] == "cancelled"
+            while piece := await resp.content.readany():
+                received += piece
+    assert received.startswith(b"fLaC")
+    assert "Unhandled exception" not in stack.read_logs()
