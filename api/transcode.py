@@ -18,7 +18,12 @@ from shared.audio.formats import FORMATS, StreamEncoder, decode_mp3
 
 
 def chunk_pcm(audio: bytes) -> tuple[bytes, int]:
-    """(16-bit mono PCM, sample rate) of one landed chunk's stored audio (today bare MP3 frames)."""
+    """(16-bit mono PCM, sample rate) of one landed chunk's stored audio.
+
+    Today the store holds bare MP3 frames, decoded here. Once chunks are stored as
+    `shared.audio.rendered.RenderedChunk` blobs, this is the one place to switch: take the
+    chunk's own `pcm` and `sample_rate` (exact, no decode) from the blob stream_audio hands over.
+    """
     return decode_mp3(audio)
 
 
