@@ -9,6 +9,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shlex
 import signal
 import sys
 import time
@@ -106,8 +108,16 @@ def emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 # --- the article -------------------------------------------------------------------------------
 
+_HOST_LIKE = re.compile(r"^(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+(/|$)", re.IGNORECASE)
+
+
 def is_url(article: str) -> bool:
-    return article.startswith(("http://", "https://"))
+    return article.lower().startswith(("http://", "https://"))
+
+
+def looks_like_a_bare_url(article: str) -> bool:
+    """`example.com/post` (a host and maybe a path, no scheme), not `notes.txt`."""
+    return bool(_HOST_LIKE.match(article)) and Path(article).suffix.lower() not in (*ARTICLE_FORMATS, ".txt")
 
 
 def article_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,7 +130,7 @@ def article_body(args: argparse.Namespace) -> dict[str, Any]:
     else:
         path = Path(article)
         if not path.exists():
-            hint = " (for a web page give the whole URL, with https://)" if "." in article.split("/")[0] else ""
+            hint = " (for a web page give the whole URL, with https://)" if looks_like_a_bare_url(article) else ""
             raise CliError(f"no such file: {article}{hint}", EXIT_USAGE)
         if path.is_dir():
             raise CliError(f"{article} is a directory; give an article file (.txt, .md or .html) or a URL", EXIT_USAGE)
@@ -147,9 +157,9 @@ def audio_format(args: argparse.Namespace) -> str:
 # --- commands ---------------------------------------------------------------------------------
 
 def resume_hint(args: argparse.Namespace, job_id: str) -> str:
-    url = f" --url {args.url}" if args.url != os.environ.get("READOUT_URL", DEFAULT_URL) else ""
+    url = f" --url {shlex.quote(args.url)}" if args.url != os.environ.get("READOUT_URL", DEFAULT_URL) else ""
     return (f"job {job_id} is still on the server.\n"
-            f"  resume: readout download {job_id} -o {args.output}{url}\n"
+            f"  resume: readout download {job_id} -o {shlex.quote(args.output)}{url}\n"
             f"  cancel: readout cancel {job_id}{url}")
 
 
