@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -359,3 +360,54 @@ async def test_a_url_argument_is_sent_as_url_with_the_options(tmp_path: Path) ->
 def test_speed_outside_the_job_range_is_a_usage_error(tmp_path: Path) -> None:
     out = readout("http://127.0.0.1:9", "submit", str(write(tmp_path, SHORT)), "--speed", "3")
     assert out.returncode == 2 and "Traceback" not in out.stderr and "0.5-2.0" in out.stderr
+
+
+async def test_a_download_cut_mid_file_resumes_with_a_range_request(stack: Stack, tmp_path: Path) -> None:
+    """A proxy in front of the API drops the first audio response after 40 kB; the CLI asks for the rest."""
+    done = readout(stack.url, "convert", str(write(tmp_path, fresh(ESSAY))), "-o", str(tmp_path / "direct.mp3"), "--json")
+    job_id = json.loads(done.stdout)["job"]
+    ranges: list[str | None] = []
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "range")}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, stack.url + request.path_qs, headers=headers, data=await request.read()) as upstream:
+            is_audio = request.path.endswith("/audio")
+            if is_audio:
+                ranges.append(request.headers.get("Range"))
+            response = web.StreamResponse(status=upstream.status, headers={
+                k: v for k, v in upstream.headers.items() if k.lower() in ("content-type", "content-range", "etag")})
+            if upstream.content_length is not None:
+                response.content_length = upstream.content_length
+            await response.prepare(request)
+            sent = 0
+            async for piece in upstream.content.iter_chunked(8192):
+                await response.write(piece)
+                sent += len(piece)
+                if is_audio and len(ranges) == 1 and sent >= 40_000:
+                    assert request.transport is not None
+                    request.transport.abort()  # the connection drops mid-file
+                    return response
+            await response.write_eof()
+            return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "--url", f"http://127.0.0.1:{port}", "download", job_id,
+            "-o", str(tmp_path / "resumed.mp3"), "--json", cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        stdout, stderr = await proc.communicate()
+    finally:
+        await runner.cleanup()
+    assert proc.returncode == 0 and b"Traceback" not in stderr, stderr
+    assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None
+    held = int(ranges[1].removeprefix("bytes=").rstrip("-"))
+    assert held >= 40_000
+    assert (tmp_path / "resumed.mp3").read_bytes() == (tmp_path / "direct.mp3").read_bytes()
+    assert json.loads(stdout)["bytes"] == (tmp_path / "direct.mp3").stat().st_size
