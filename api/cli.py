@@ -52,8 +52,8 @@ exit codes:
   130  interrupted (Ctrl-C); the job id and the commands to resume or cancel are printed
 
 Audio is written to a temporary file beside -o and renamed into place only when the job is done,
-so a file at -o is always complete. Messages and progress go to stderr; results to stdout
-(a summary for people, or JSON with --json)."""
+so a file at -o is always complete. Messages and progress go to stderr; results to stdout:
+lines for people on a terminal, JSON with --json or when stdout is not a terminal (a pipe, a file)."""
 
 
 class Interrupted(Exception):
@@ -103,7 +103,8 @@ def say(message: str) -> None:
 
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:
-    print(json.dumps(data, indent=2) if args.json else human, flush=True)
+    as_json = args.json or not sys.stdout.isatty()
+    print(json.dumps(data, indent=2) if as_json else human, flush=True)
 
 
 # --- the article -------------------------------------------------------------------------------
@@ -188,8 +189,7 @@ async def write_audio(client: Client, args: argparse.Namespace, job_id: str, out
         if not first:
             first.append(time.monotonic() - started)
 
-    quiet = args.quiet or args.json
-    with tqdm(total=None, unit="chunk", desc="synthesizing", file=sys.stderr, disable=True if quiet else None) as bar:
+    with tqdm(total=None, unit="chunk", desc="synthesizing", file=sys.stderr, disable=True if args.quiet else None) as bar:
         progress = asyncio.ensure_future(follow_progress(client, job_id, bar))
         try:
             final = await fetch_audio(client, job_id, out, audio_format(args), args.reconnect, on_bytes)
@@ -376,7 +376,7 @@ def _common(top: bool) -> argparse.ArgumentParser:
     common.add_argument("--url", default=os.environ.get("READOUT_URL", DEFAULT_URL) if top else argparse.SUPPRESS,
                         help=f"the API's base URL (default: READOUT_URL, else {DEFAULT_URL})")
     common.add_argument("--json", action="store_true", default=False if top else argparse.SUPPRESS,
-                        help="print results as JSON on stdout instead of a summary for people")
+                        help="results as JSON on stdout, also on a terminal (the default when stdout is not one)")
     return common
 
 

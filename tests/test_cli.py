@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -67,6 +69,25 @@ def cli_env(key: str | None = KEY) -> dict[str, str]:
 def readout(url: str, *args: str, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "api.cli", "--url", url, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env=cli_env(key))
+
+
+def readout_on_terminal(url: str, *args: str) -> tuple[int, str]:
+    """(exit code, stdout) with stdout on a pseudo-terminal, where the CLI writes for people."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--url", url, *args], cwd=ROOT, env=cli_env(),
+                            stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=120), b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 def start_readout(url: str, *args: str, stderr_file: Path) -> subprocess.Popen:
@@ -150,15 +171,16 @@ def test_convert_writes_a_complete_file_and_reports_the_job(stack: Stack, tmp_pa
     assert not list(tmp_path.glob(".*.part"))
     assert ffprobe_duration(tmp_path / "out.mp3") > 0.3
     assert job_status(stack, summary['job'])["status"] == "done"
-    human = readout(stack.url, "status", summary["job"])
-    assert human.returncode == 0 and human.stdout.startswith(f"{summary['job']}  done"), human
+    code, human = readout_on_terminal(stack.url, "status", summary["job"])
+    assert code == 0 and human.startswith(f"{summary['job']}  done"), human
+    piped = readout(stack.url, "status", summary["job"])  # not a terminal: JSON
+    assert json.loads(piped.stdout)["status"] == "done"
 
 
 def test_convert_to_opus_by_the_output_extension(stack: Stack, tmp_path: Path) -> None:
     article = write(tmp_path, fresh(SHORT))
-    out = readout(stack.url, "convert", str(article), "-o", str(tmp_path / "out.opus"), "-q")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("wrote ")
+    code, out = readout_on_terminal(stack.url, "convert", str(article), "-o", str(tmp_path / "out.opus"), "-q")
+    assert code == 0 and out.startswith(f"wrote {tmp_path / 'out.opus'} "), out
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                             str(tmp_path / "out.opus")], capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "opus"
@@ -259,7 +281,7 @@ def test_sigint_with_cancel_on_interrupt_cancels_the_job(stack: Stack, tmp_path:
 def test_cancel_command(stack: Stack, tmp_path: Path) -> None:
     submitted = readout(stack.url, "submit", str(write(tmp_path, fresh(ESSAY))))
     assert submitted.returncode == 0, submitted.stderr
-    job_id = submitted.stdout.strip()
+    job_id = json.loads(submitted.stdout)["id"]
     out = readout(stack.url, "cancel", job_id, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["status"] == "cancelled"
@@ -308,8 +330,8 @@ def test_api_killed_mid_stream_for_good(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_engines_and_stats(stack: Stack) -> None:
-    human = readout(stack.url, "engines")
-    assert human.returncode == 0 and "fake (default)" in human.stdout
+    code, human = readout_on_terminal(stack.url, "engines")
+    assert code == 0 and "fake (default): 2 voices" in human
     listed = json.loads(readout(stack.url, "engines", "--json").stdout)
     assert "fake" in {e["name"] for e in listed["engines"]}
     stats = readout(stack.url, "stats", "--json")
@@ -317,7 +339,7 @@ def test_engines_and_stats(stack: Stack) -> None:
 
 
 def test_jobs_lists_the_callers_jobs_or_says_the_server_has_no_list(stack: Stack, tmp_path: Path) -> None:
-    job_id = readout(stack.url, "submit", str(write(tmp_path, fresh(SHORT)))).stdout.strip()
+    job_id = json.loads(readout(stack.url, "submit", str(write(tmp_path, fresh(SHORT)))).stdout)["id"]
     out = readout(stack.url, "jobs", "--limit", "5", "--json")
     try:
         available = "jobs" in get_keyed(stack, "/v1/jobs?limit=5")
@@ -353,7 +375,7 @@ async def test_a_url_argument_is_sent_as_url_with_the_options(tmp_path: Path) ->
     finally:
         await runner.cleanup()
     assert proc.returncode == 0, stderr
-    assert stdout.decode().strip() == "a" * 32
+    assert json.loads(stdout)["id"] == "a" * 32
     assert seen == [{"url": "https://example.org/post?id=1", "engine": "espeak", "voice": "en-gb", "speed": 1.25}]
 
 

@@ -80,7 +80,7 @@ async def test_cost_figures_and_per_job_log_summaries(stack: Stack) -> None:
           f"warm re-run billed 0, served {billed} from the cache, saved ${after_warm['saved_usd']:.6f}")
 
     # `readout stats` prints the same figures.
-    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "api.cli", "--url", stack.url, "stats", "--json"],
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "api.cli", "--url", stack.url, "stats"],
                                   cwd=ROOT, capture_output=True, text=True, check=True)
     printed = json.loads(out.stdout)["cost"]
     assert printed == {k: v for k, v in after_warm.items() if k != "provider_characters"}
