@@ -401,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--voice", help="voice id of the engine; default: the engine's default voice")
         c.add_argument("--speed", type=_speed, help="speaking rate, 0.5-2.0 (default 1.0); sent only when given")
         c.add_argument("--format", choices=("text", "markdown", "html"),
-                       help="the article's format; default: from the file extension (.md, .html, else text)")
+                       help="a file article's format; default: from its extension (.md, .html, else text)")
 
     def output_options(c: argparse.ArgumentParser) -> None:
         c.add_argument("-o", "--output", required=True, help="where the audio goes (written only once complete)")
