@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.context import ApiContext, ctx, owned_job
 from api.errors import ApiError
+from api.transcode import audio_response
 from shared import jobs, keys
 
 routes = web.RouteTableDef()
@@ -35,9 +36,11 @@ def _cut(request: web.Request) -> None:
         request.transport.abort()
 
 
-async def stream_audio(request: web.Request, c: ApiContext, job_id: str) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "audio/mpeg", "Cache-Control": "no-store"})
-    response.enable_chunked_encoding()
+async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
+                       response: web.StreamResponse | None = None) -> web.StreamResponse:
+    """Each landed chunk's audio written to `response` in order (default: plain MP3, see api.transcode)."""
+    if response is None:
+        response = audio_response("mp3")
     manifest: list[str] = []
     sent = 0
     async with c.notifier.watch(job_id) as watcher:
@@ -122,8 +125,10 @@ async def complete_audio(request: web.Request, c: ApiContext, job_id: str) -> we
 async def audio(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     job = await owned_job(request)
-    if job.status == "done":
+    fmt = request.query.get("format", "mp3")
+    response = audio_response(fmt)  # 400 unsupported_format
+    if job.status == "done" and fmt == "mp3":
         return await complete_audio(request, c, job.id)
     if job.status in ("failed", "cancelled"):
         raise ApiError(409, f"job_{job.status}", f"the job is {job.status}; it has no audio")
-    return await stream_audio(request, c, job.id)
+    return await stream_audio(request, c, job.id, response)

@@ -106,6 +106,14 @@ SCHEMAS: dict[str, Schema] = {
             "source_url": {**_nullable(_STR), "description": "URL jobs: as submitted, then the page's URL after redirects."},
         },
     },
+    "Model": {
+        "type": "object", "required": ["id", "object", "created", "owned_by"], "additionalProperties": False,
+        "properties": {"id": _STR, "object": {"const": "model"}, "created": _INT, "owned_by": _STR},
+    },
+    "Models": {
+        "type": "object", "required": ["object", "data"], "additionalProperties": False,
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}},
+    },
     "Engines": {
         "type": "object", "required": ["engines"],
         "properties": {"engines": {"type": "array", "items": {
@@ -152,11 +160,14 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "model": {**_STR, "description": "`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` (the default engine) or an engine name."},
             "input": {**_STR, "description": "The text to speak (up to READOUT_MAX_CHARS characters)."},
-            "voice": {**_STR, "description": "A voice id of the engine, or an OpenAI voice name (alloy, echo, nova, ...) "
-                                            "meaning the engine's default voice."},
-            "response_format": {"const": "mp3", "default": "mp3"},
-            "speed": {"const": 1.0, "default": 1.0, "description": "Only 1.0; anything else is a 400."},
-            "instructions": {**_STR, "description": "Not supported: a non-empty value is a 400."},
+            "voice": {**_STR, "description": "A voice id of the engine, or an OpenAI voice name (alloy, ash, ballad, coral, "
+                                            "echo, fable, onyx, nova, sage, shimmer, verse, marin, cedar), mapped to a "
+                                            "distinct voice of the engine where it has several (see the README)."},
+            "response_format": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"], "default": "mp3",
+                                "description": "pcm: raw 24 kHz 16-bit mono little-endian; wav: streamed, sizes 0xFFFFFFFF."},
+            "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0,
+                      "description": "The job runs at it clamped to 0.5-2.0."},
+            "instructions": {**_STR, "description": "Accepted and ignored (no engine takes style prompts)."},
             "stream_format": {"const": "audio", "default": "audio"},
         },
     },
@@ -205,11 +216,15 @@ PATHS: dict[str, Any] = {
                        "Accept-Ranges and Range requests. Browsers may pass the key as `access_token`.",
         "security": [{"bearer": []}, {"accessToken": []}, {}],
         "parameters": [_JOB_ID, {"name": "Range", "in": "header", "required": False, "schema": _STR,
-                                 "description": "One `bytes=start-end` range (finished jobs)."}],
+                                 "description": "One `bytes=start-end` range (finished jobs, mp3)."},
+                       {"name": "format", "in": "query", "required": False,
+                        "schema": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"], "default": "mp3"},
+                        "description": "Another format is encoded as the chunks are read: streamed, no ranges."}],
         "responses": {
             "200": _AUDIO, "206": {**_AUDIO, "description": "The requested range."},
             "304": {"description": "Not modified (If-None-Match matched the ETag)."},
             "401": _UNAUTHORIZED, "404": _NOT_FOUND,
+            "400": _error("`unsupported_format`."),
             "409": _error("`job_failed` or `job_cancelled`: no audio."),
             "410": _error("`audio_expired`: the audio left the cache."),
             "416": _error("`invalid_range` or `range_not_satisfiable`."),
@@ -233,10 +248,12 @@ PATHS: dict[str, Any] = {
                        "the MP3 as chunks land.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SpeechRequest")}}},
         "responses": {
-            "200": {**_AUDIO, "description": "MP3, streamed (chunked) while it is synthesized."},
+            "200": {"description": "The audio in `response_format`, streamed (chunked) while it is synthesized.",
+                    "headers": {"X-Readout-Job": {"description": "The job's id (GET /v1/jobs/{id}).", "schema": _STR}},
+                    "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (
+                        "audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")}},
             "400": _error("`parameter_missing`, `invalid_parameter`, `invalid_json`, `body_not_object`, "
-                          "`unsupported_response_format`, `unsupported_speed`, `unsupported_instructions`, "
-                          "`unsupported_stream_format`, `text_empty`."),
+                          "`unsupported_response_format`, `unsupported_stream_format`, `text_empty`."),
             "401": _UNAUTHORIZED,
             "409": _error("`job_failed`: synthesis failed before any audio."),
             "413": _error("`text_too_long` or `body_too_large`."),
@@ -245,6 +262,15 @@ PATHS: dict[str, Any] = {
             "429": _error("`rate_limited` or `quota_exceeded`."),
         },
     }},
+    "/v1/models": {"get": {
+        "operationId": "listModels", "tags": ["openai"], "summary": "OpenAI-style model list",
+        "description": "`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` and every engine name (each usable as `model`).",
+        "responses": {"200": _json(_ref("Models"), "The models."), "401": _UNAUTHORIZED}}},
+    "/v1/models/{model_id}": {"get": {
+        "operationId": "getModel", "tags": ["openai"], "summary": "One model",
+        "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": _STR}],
+        "responses": {"200": _json(_ref("Model"), "The model."), "401": _UNAUTHORIZED,
+                      "404": _error("`model_not_found`.")}}},
     "/v1/engines": {"get": {
         "operationId": "listEngines", "tags": ["service"], "summary": "Engines, voices and chunk limits",
         "security": _PUBLIC, "responses": {"200": _json(_ref("Engines"), "The engines of this deployment.")}}},

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def readout(stack: Stack, *args: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "--url", stack.url, *args],
+        [sys.executable, "-m", "api.cli", "--url", stack.url, "--json", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr

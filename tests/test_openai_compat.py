@@ -1,18 +1,25 @@
 """`POST /v1/audio/speech` driven by the real `openai` client, against real processes."""
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import openai
 import pytest
 from openai import OpenAI
 
+from api.jobs import submit_job
+from api.openai_compat import OPENAI_VOICES
 from shared.audio.mp3 import strip_headers
 from shared.engines.fake import fake_mp3
 from tests.conftest import CORPUS, RedisServer, free_port
-from tests.stack import Stack, get_json
+from tests.stack import Stack
 from tests.test_service_e2e import fresh
 
 pytestmark = pytest.mark.slow
@@ -39,9 +46,13 @@ def client(stack: Stack) -> Iterator[OpenAI]:
 
 
 def stats(stack: Stack) -> dict:
-    status, body = get_json(stack.url + "/v1/stats")
-    assert status == 200
-    return body
+    return get_keyed(stack, "/v1/stats")
+
+
+def get_keyed(stack: Stack, path: str) -> dict:
+    request = urllib.request.Request(stack.url + path, headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def decode_errors(path: Path) -> str:
@@ -92,23 +103,23 @@ def test_audio_streams_before_the_job_is_done(stack: Stack, client: OpenAI) -> N
 
 
 def test_voice_mapping(client: OpenAI) -> None:
-    """OpenAI voice names mean the engine's default voice; the engine's own voices are used as is."""
+    """OpenAI voice names map to the engine's voices (fake has two); the engine's own voices are used as is."""
     text = "A sentence for the voice test. " + fresh("It ends here.")
 
     def speak(voice: str) -> bytes:
         return client.audio.speech.create(model="fake", voice=voice, input=text).content
 
-    default, alloy, nova, b = speak("fake-a"), speak("alloy"), speak("nova"), speak("fake-b")
-    assert default == alloy == nova
-    assert strip_headers(fake_mp3(text, "fake-a")) == default
-    assert strip_headers(fake_mp3(text, "fake-b")) == b != default
+    a, b = strip_headers(fake_mp3(text, "fake-a")), strip_headers(fake_mp3(text, "fake-b"))
+    assert a != b
+    assert speak("fake-a") == speak("alloy") == a
+    assert speak("fake-b") == speak("ash") == b
 
 
 @pytest.mark.parametrize(("fields", "error", "code"), [
-    ({"speed": 1.5}, openai.BadRequestError, "unsupported_speed"),
-    ({"response_format": "opus"}, openai.BadRequestError, "unsupported_response_format"),
-    ({"response_format": "wav"}, openai.BadRequestError, "unsupported_response_format"),
-    ({"instructions": "Speak like a pirate."}, openai.BadRequestError, "unsupported_instructions"),
+    ({"speed": 4.5}, openai.BadRequestError, "invalid_parameter"),
+    ({"speed": 0.2}, openai.BadRequestError, "invalid_parameter"),
+    ({"response_format": "ogg"}, openai.BadRequestError, "unsupported_response_format"),
+    ({"stream_format": "sse"}, openai.BadRequestError, "unsupported_stream_format"),
     ({"model": "tts-9"}, openai.UnprocessableEntityError, "unknown_model"),
     ({"voice": "no-such-voice"}, openai.UnprocessableEntityError, "unknown_voice"),
     ({"input": "   "}, openai.BadRequestError, "text_empty"),
@@ -126,8 +137,161 @@ def test_speed_one_is_accepted(client: OpenAI) -> None:
     assert audio.content == strip_headers(fake_mp3(text, "fake-a"))  # tts-1: the default engine, its default voice
 
 
+@pytest.mark.parametrize("speed", [0.25, 4.0])
+def test_speed_across_openais_range_is_accepted(client: OpenAI, tmp_path: Path, speed: float) -> None:
+    out = tmp_path / "speed.mp3"
+    out.write_bytes(client.audio.speech.create(model="fake", voice="alloy", input=fresh("Any speed."), speed=speed).content)
+    assert decode_errors(out) == "" and probe_duration(out) > 0.1
+
+
 def test_a_wrong_key_is_refused(stack: Stack) -> None:
     with (OpenAI(base_url=stack.url + "/v1", api_key="sk-wrong", max_retries=0) as c,
           pytest.raises(openai.AuthenticationError) as caught):
         c.audio.speech.create(model="tts-1", voice="alloy", input="Hello.")
     assert caught.value.code == "unauthorized"
+
+
+FORMATS = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav",
+           "pcm": "audio/pcm"}
+DECODE_RATE = 48_000
+
+
+def decoded_seconds(path: Path, fmt: str) -> float:
+    """Playing time by full decode with ffmpeg (pcm read as OpenAI documents it: 24 kHz s16le mono)."""
+    raw = ["-f", "s16le", "-ar", "24000", "-ac", "1"] if fmt == "pcm" else []
+    out = subprocess.run(["ffmpeg", "-v", "error", *raw, "-i", str(path), "-f", "s16le", "-ac", "1", "-ar",
+                          str(DECODE_RATE), "-"], capture_output=True, check=False)
+    assert out.returncode == 0 and not out.stderr, out.stderr.decode()
+    return len(out.stdout) / 2 / DECODE_RATE
+
+
+def probe_stream(path: Path) -> tuple[str, int, int]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,sample_rate,channels", "-of",
+                          "csv=p=0", str(path)], capture_output=True, text=True, check=True)
+    codec, rate, channels = out.stdout.strip().split(",")
+    return codec, int(rate), int(channels)
+
+
+def test_every_format_decodes_to_the_duration_of_the_mp3(client: OpenAI, tmp_path: Path) -> None:
+    """One multi-chunk input in all six formats: right Content-Type and codec, same length within 100 ms."""
+    text = fresh(ESSAY[:4000])
+    seconds: dict[str, float] = {}
+    for fmt, content_type in FORMATS.items():
+        out = tmp_path / f"speech.{fmt}"
+        with client.audio.speech.with_streaming_response.create(model="fake", voice="alloy", input=text,
+                                                                response_format=fmt) as response:
+            assert response.headers["content-type"] == content_type
+            response.stream_to_file(out)
+        seconds[fmt] = decoded_seconds(out, fmt)
+        if fmt != "pcm":
+            codec, rate, channels = probe_stream(out)
+            assert channels == 1
+            assert (codec, rate) == {"mp3": ("mp3", 24000), "opus": ("opus", 48000), "aac": ("aac", 24000),
+                                     "flac": ("flac", 24000), "wav": ("pcm_s16le", 24000)}[fmt]
+    print("decoded seconds per format:", {k: round(v, 3) for k, v in seconds.items()})
+    assert seconds["mp3"] == pytest.approx(len(text) * 0.010, rel=0.03)
+    for fmt, value in seconds.items():
+        assert abs(value - seconds["mp3"]) < 0.100, (fmt, value, seconds["mp3"])
+    wav = (tmp_path / "speech.wav").read_bytes()
+    assert wav[4:8] == wav[40:44] == b"\xff\xff\xff\xff"  # streamed: sizes unknown, as OpenAI's stream has them
+
+
+def test_a_transcoded_format_streams_before_the_job_is_done(stack: Stack, client: OpenAI) -> None:
+    with client.audio.speech.with_streaming_response.create(model="fake", voice="fake-a", input=fresh(ESSAY),
+                                                            response_format="flac") as response:
+        pieces = response.iter_bytes()
+        first = next(pieces)
+        assert first.startswith(b"fLaC")
+        assert stats(stack)["jobs"]["running"] == 1
+        rest = b"".join(pieces)
+    assert len(first) + len(rest) > 100_000
+
+
+def job_status(stack: Stack, job_id: str) -> dict:
+    return get_keyed(stack, f"/v1/jobs/{job_id}")
+
+
+def test_the_response_names_its_job(stack: Stack, client: OpenAI) -> None:
+    text = fresh("Which job made this?")
+    response = client.audio.speech.with_raw_response.create(model="fake", voice="alloy", input=text)
+    job_id = response.headers["x-readout-job"]
+    status = job_status(stack, job_id)
+    assert status["id"] == job_id and status["status"] == "done" and status["characters"] == len(text)
+    assert response.content == strip_headers(fake_mp3(text, "fake-a"))
+
+
+def test_instructions_are_accepted_and_change_nothing(client: OpenAI) -> None:
+    text = fresh("Instructions are ignored.")
+    plain = client.audio.speech.create(model="fake", voice="alloy", input=text).content
+    styled = client.audio.speech.create(model="fake", voice="alloy", input=text, instructions="Speak like a pirate.")
+    assert styled.content == plain
+
+
+@pytest.mark.skipif("speed" not in inspect.signature(submit_job).parameters,
+                    reason="the job's `speed` arrives with the synthesis-speed branch (submit_job(speed=...))")
+@pytest.mark.parametrize(("asked", "job_speed"), [(0.25, 0.5), (1.5, 1.5), (4.0, 2.0)])
+def test_speed_is_accepted_and_clamped_to_the_job_range(stack: Stack, client: OpenAI, asked: float,
+                                                        job_speed: float) -> None:
+    response = client.audio.speech.with_raw_response.create(model="fake", voice="alloy", input=fresh("Speed."),
+                                                            speed=asked)
+    assert response.status_code == 200
+    assert job_status(stack, response.headers["x-readout-job"])["speed"] == job_speed
+
+
+def test_models_list_and_get(client: OpenAI) -> None:
+    models = client.models.list()
+    ids = [m.id for m in models.data]
+    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "fake", "espeak"} <= set(ids)
+    assert all(m.object == "model" and m.owned_by == "readout" and m.created > 0 for m in models.data)
+    one = client.models.retrieve("tts-1-hd")
+    assert (one.id, one.object) == ("tts-1-hd", "model")
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("tts-9")
+    assert caught.value.code == "model_not_found"
+
+
+def test_openai_voice_names_are_distinct_espeak_voices(client: OpenAI) -> None:
+    """All thirteen names, decoded: thirteen different voices."""
+    text = fresh("Every voice reads this sentence.")
+    pcm = {}
+    for voice in OPENAI_VOICES:
+        mp3 = client.audio.speech.create(model="espeak", voice=voice, input=text, response_format="pcm").content
+        assert len(mp3) > 24_000  # over half a second of speech
+        pcm[voice] = hashlib.sha256(mp3).hexdigest()
+    assert len(set(pcm.values())) == len(OPENAI_VOICES), pcm
+
+
+async def test_job_audio_in_another_format(stack: Stack, client: OpenAI, http, tmp_path: Path) -> None:
+    text = fresh(ESSAY[:3000])
+    response = client.audio.speech.with_raw_response.create(model="fake", voice="alloy", input=text)
+    job_id = response.headers["x-readout-job"]
+    url = f"{stack.url}/v1/jobs/{job_id}/audio"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    mp3 = tmp_path / "job.mp3"
+    mp3.write_bytes(response.content)
+    for fmt in ("opus", "aac", "flac", "wav", "pcm", "mp3"):
+        async with http.get(url, params={"format": fmt}, headers=headers) as resp:
+            assert resp.status == 200 and resp.content_type == FORMATS[fmt]
+            out = tmp_path / f"job.{fmt}"
+            out.write_bytes(await resp.read())
+        assert abs(decoded_seconds(out, fmt) - decoded_seconds(mp3, "mp3")) < 0.100
+    assert (tmp_path / "job.mp3").read_bytes() == response.content
+    async with http.get(url, params={"format": "ogg"}, headers=headers) as resp:
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "unsupported_format"
+
+
+async def test_a_transcoded_stream_of_a_job_that_ends_mid_way_is_cut(stack: Stack, http) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with http.post(stack.url + "/v1/jobs", json={"text": fresh(ESSAY), "engine": "fake"}, headers=headers) as resp:
+        job = await resp.json()
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):  # a broken transfer, never a short "complete" file
+        async with http.get(stack.url + job["audio_url"], params={"format": "flac"}, headers=headers) as resp:
+            assert resp.status == 200 and resp.content_type == "audio/flac"
+            received += await resp.content.readany()
+            async with http.delete(stack.url + job["status_url"], headers=headers) as cancel:
+                assert (await cancel.json())["status"] == "cancelled"
+            while piece := await resp.content.readany():
+                received += piece
+    assert received.startswith(b"fLaC")
+    assert "Unhandled exception" not in stack.read_logs()

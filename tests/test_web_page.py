@@ -130,7 +130,7 @@ async def test_docs_page_renders_every_operation(stack: Stack, page: Page) -> No
     await page.wait_for_selector("body[data-rendered=true]")
     assert await page.locator("details.op").count() == operations
     await page.click("#op-createSpeech summary")
-    assert await page.is_visible("#op-createSpeech >> text=unsupported_speed")
+    assert await page.is_visible("#op-createSpeech >> text=unsupported_response_format")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "docs-page.png"))
 

@@ -38,6 +38,13 @@ def _espeak_voices(binary: str) -> tuple[VoiceInfo, ...]:
     return tuple(voices.values())
 
 
+@functools.cache
+def _espeak_variants(binary: str) -> frozenset[str]:
+    """Voice variants (`en-us+f3`: the file `!v/f3`), from `espeak-ng --voices=variant`."""
+    out = subprocess.run([binary, "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    return frozenset(cols[4].removeprefix("!v/") for cols in map(str.split, out.splitlines()[1:]) if len(cols) >= 5)
+
+
 def wav_to_pcm(wav: bytes) -> tuple[bytes, int]:
     """(16-bit mono PCM, sample rate) from espeak's streamed WAV."""
     if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
@@ -74,7 +81,9 @@ class EspeakEngine(Engine):
 
     def params(self, voice: str | None = None, variant: str | None = None) -> AudioParams:
         voice = voice or self.default_voice()
-        if voice not in {v.id for v in _espeak_voices(self._binary)}:
+        base, _, tone = voice.partition("+")  # a voice, or voice+variant such as en-us+f3
+        if base not in {v.id for v in _espeak_voices(self._binary)} or (
+                tone and tone not in _espeak_variants(self._binary)):
             raise UnknownVoice(f"espeak has no voice {voice!r}")
         return AudioParams(
             engine=self.name, engine_version=_espeak_version(self._binary), voice=voice,
@@ -83,7 +92,8 @@ class EspeakEngine(Engine):
 
     async def warm(self) -> None:
         """Ask espeak-ng for its voices and version off the event loop."""
-        await asyncio.to_thread(lambda: (_espeak_voices(self._binary), _espeak_version(self._binary)))
+        await asyncio.to_thread(lambda: (_espeak_voices(self._binary), _espeak_variants(self._binary),
+                                         _espeak_version(self._binary)))
 
     async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
         proc = await asyncio.create_subprocess_exec(
