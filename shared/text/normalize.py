@@ -1,0 +1,82 @@
+"""Text normalisation: the words a careful reader would say, before an engine sees the text.
+
+`normalize(text, language="en")` drops emoji and other pictographs, applies the rules of the
+language (numbers, money, dates, units, abbreviations... as words), and tidies the spaces the
+rules leave behind. Each language's rules live in their own module (`normalize_en.py`) that
+exposes `expand(text) -> str`; `LANGUAGES` maps a primary language subtag to that module, and
+`register()` adds one at run time. An unknown language gets the language-neutral steps only.
+Sentence punctuation is never added or removed, except the dot of an expanded abbreviation
+inside a sentence. The result is a fixed point: normalising it again changes nothing.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+
+import regex
+
+log = logging.getLogger(__name__)
+
+Expand = Callable[[str], str]
+
+# Primary language subtag -> module exposing `expand(text: str) -> str`.
+LANGUAGES: dict[str, str] = {"en": "shared.text.normalize_en"}
+_loaded: dict[str, Expand | None] = {}
+
+# Pictographs are read by their names ("thumbs up") or as noise: drop whole emoji sequences
+# (ZWJ sequences, flags, keycaps, skin tones, tags) but keep the symbols a reader says aloud.
+_SPOKEN_SYMBOLS = "©®™‼⁉"
+_PICTO = rf"[[\p{{Extended_Pictographic}}\p{{Emoji_Modifier}}\p{{Regional_Indicator}}]--[{_SPOKEN_SYMBOLS}]]"
+_EMOJI = regex.compile(
+    rf"{_PICTO}(?:[\uFE0E\uFE0F\u20E3\p{{Emoji_Modifier}}\U000E0020-\U000E007F]|\u200D{_PICTO}?)*"
+    r"|[\uFE0E\uFE0F\u20E3]",
+    regex.V1,
+)
+_SPACES = regex.compile(r"[^\S\n]{2,}")
+_SPACE_BEFORE_STOP = regex.compile(r"(?<=\S)[^\S\n]+(?=[,.;:!?…])")
+_LINE_EDGES = regex.compile(r"^[^\S\n]+|[^\S\n]+$", regex.MULTILINE)
+
+
+def normalize(text: str, *, language: str = "en") -> str:
+    """What a careful reader of `language` would say for `text`, as words. Never raises."""
+    try:
+        out = _drop_pictographs(str(text))
+        expand = _rules_for(language)
+        if expand is not None:
+            out = expand(out)
+        return tidy(out)
+    except Exception:  # a last resort: a bad rule must not fail a job
+        log.exception("normalize failed; using the text with neutral steps only")
+        try:
+            return tidy(_drop_pictographs(str(text)))
+        except Exception:
+            return text if isinstance(text, str) else ""
+
+
+def register(language: str, expand: Expand) -> None:
+    """Use `expand` for `language` (a primary subtag such as "de") from now on."""
+    _loaded[_primary(language)] = expand
+
+
+def tidy(text: str) -> str:
+    """One space between words, none before a stop or at the ends of a line."""
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_BEFORE_STOP.sub("", text)
+    return _LINE_EDGES.sub("", text)
+
+
+def _drop_pictographs(text: str) -> str:
+    return _EMOJI.sub(" ", text)
+
+
+def _primary(language: str) -> str:
+    return str(language).strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+def _rules_for(language: str) -> Expand | None:
+    key = _primary(language)
+    if key not in _loaded:
+        module = LANGUAGES.get(key)
+        _loaded[key] = importlib.import_module(module).expand if module else None
+    return _loaded[key]
