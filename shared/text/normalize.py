@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Callable
 
 import regex
@@ -33,9 +34,10 @@ _EMOJI = regex.compile(
     r"|[\uFE0E\uFE0F\u20E3]",
     regex.V1,
 )
-_SPACES = regex.compile(r"[^\S\n]{2,}")
-_SPACE_BEFORE_STOP = regex.compile(r"(?<=\S)[^\S\n]+(?=[,.;:!?…])")
-_LINE_EDGES = regex.compile(r"^[^\S\n]+|[^\S\n]+$", regex.MULTILINE)
+_CONTROLS = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_OTHER_SPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces, CR...: plain re is faster here
+_SPACES = re.compile(r"  +")
+_SPACE_BEFORE = re.compile(r" +(?=[,.;:!?…\n])")
 
 
 def normalize(text: str, *, language: str = "en") -> str:
@@ -61,13 +63,13 @@ def register(language: str, expand: Expand) -> None:
 
 def tidy(text: str) -> str:
     """One space between words, none before a stop or at the ends of a line."""
-    text = _SPACES.sub(" ", text)
-    text = _SPACE_BEFORE_STOP.sub("", text)
-    return _LINE_EDGES.sub("", text)
+    text = _SPACE_BEFORE.sub("", _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text)))
+    return text.replace("\n ", "\n").strip(" ")
 
 
 def _drop_pictographs(text: str) -> str:
-    return _EMOJI.sub(" ", text)
+    """Emoji and control characters (a NUL is never read aloud) become spaces."""
+    return _EMOJI.sub(" ", _CONTROLS.sub(" ", text))
 
 
 def _primary(language: str) -> str:
