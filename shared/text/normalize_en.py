@@ -97,8 +97,20 @@ def plural(words: str) -> str:
 _AMT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CLOSERS = "\"'”’»)]"
 _FINAL = re.compile(rf"[{re.escape(_CLOSERS)}]*(?:[^\S\n]*(?:\n|$)|\s+[\"“‘(]?[A-Z])")
-_PREV_WORD = re.compile(r"([A-Za-z]+)[^\w\n]*$")
-_NEXT_WORD = re.compile(r"\s+[\"“‘(]?([A-Za-z])")
+_PREV_WORD = re.compile(r"([A-Za-z]+(?:['’]s)?)[^\w\n]*$")
+_NEXT_WORD = re.compile(r"[^\S\n]+[\"“‘(]?([A-Za-z]+)")
+# Words after an amount that show it is not used as an adjective ("$5 million in aid", not "a
+# $5 million plan"); anything else lowercase after it is the noun it describes.
+_NOT_A_NOUN = frozenset("""a an the this that these those each every per in on at of for to from by with
+    without into onto over under about after before since until than then and or but nor so yet as if
+    is are was were be been being will would can could may might must shall should has have had do
+    does did not no more less too also only just even still already again ago apiece annually a year
+    last next this each total overall worth more plus back up down off out away instead here there
+    which who whom whose what when where while because though although per cent across along among
+    around against between beyond through throughout toward towards via within despite during including
+    like near above below behind beside inside outside upon past versus vs both all some any most many much
+    such other another it its their his her our my your they we he she you me him them us today tomorrow
+    yesterday now later earlier monthly weekly yearly altogether combined apiece""".split())
 
 
 def _stop(m: re.Match[str], end: int | None = None) -> str:
@@ -112,9 +124,20 @@ def _prev_word(m: re.Match[str]) -> str:
     return found.group(1) if found else ""
 
 
-def _next_initial(m: re.Match[str]) -> str:
+def _next_word(m: re.Match[str]) -> str:
+    """The word right after the match on the same line ("" if punctuation or a line end comes first)."""
     found = _NEXT_WORD.match(m.string, m.end())
     return found.group(1) if found else ""
+
+
+def _next_initial(m: re.Match[str]) -> str:
+    return _next_word(m)[:1]
+
+
+def _describes_next(m: re.Match[str]) -> bool:
+    """'a $4.2 million plan', 'a 5 km run': the amount is an adjective, its unit stays singular."""
+    word = _next_word(m)
+    return bool(word) and word.islower() and word not in _NOT_A_NOUN and not word.endswith(("ing", "ed", "ly"))
 
 
 # ---------------------------------------------------------------- web addresses
@@ -307,13 +330,16 @@ def _money(m: re.Match[str]) -> str:
     a, b = groups["a"], groups.get("b")
     sign = "minus " if groups.get("neg") or groups.get("neg2") else ""
     scale = groups["scale"] or _SCALES.get(groups["abbr"] or "", "")
+    adjective = _describes_next(m)
     if scale:
         spoken = number(a) + (f" to {number(b)}" if b else "")
-        return f"{sign}{spoken} {scale} {cur[1]}"
+        return f"{sign}{spoken} {scale} {cur[0] if adjective else cur[1]}"
     if b:
         if "." in a or "." in b:
             return f"{sign}{_amount(a, cur)} to {_amount(b, cur)}"
-        return f"{sign}{number(a)} to {number(b)} {cur[1]}"
+        return f"{sign}{number(a)} to {number(b)} {cur[0] if adjective else cur[1]}"
+    if adjective and "." not in a:
+        return f"{sign}{number(a)} {cur[0]}"
     return sign + _amount(a, cur)
 
 
@@ -372,7 +398,7 @@ def _unit(m: re.Match[str]) -> str:
         spoken += " to " + ("minus " if m.group("sign2") else "") + number(b)
     if sep == "-":
         return f"{spoken}-{one.replace(' ', '-')}"
-    word = one if not b and a == "1" else many
+    word = one if (not b and a == "1") or (_prev_word(m).lower() in ("a", "an") and _describes_next(m)) else many
     dot = m.group("dot") or ""
     if dot and unit[-1].isalpha():
         dot = _stop(m)
@@ -469,7 +495,8 @@ _YEAR_BEFORE = frozenset("""in since until till by from during before after betw
 def _is_year(m: re.Match[str], n: int) -> bool:
     if not 1000 <= n <= 2099:
         return False
-    if _prev_word(m).lower() in _YEAR_BEFORE:
+    prev = _prev_word(m).lower()
+    if prev in _YEAR_BEFORE or prev.endswith(("'s", "’s")):
         return True
     return not _next_initial(m).islower()  # "2000 people" is a count, "in 2000." a year
 
@@ -577,6 +604,22 @@ _DOTLESS_WORDS = frozenset({"Inc", "Corp", "Ltd", "vs", "etc", "aka"})
 _WORDS["aka"] = "also known as"
 _ABBREVIATIONS = {*_TITLES, *_WORDS, "Dr", "St"}
 _ABBR_RE = alternation(_ABBREVIATIONS)
+# AP state abbreviations, read as states after "City," ("Salem, Ore." "Buffalo, N.Y.")
+_STATES = {"Ala": "Alabama", "Ariz": "Arizona", "Ark": "Arkansas", "Calif": "California", "Colo": "Colorado",
+           "Conn": "Connecticut", "Del": "Delaware", "Fla": "Florida", "Ga": "Georgia", "Ill": "Illinois",
+           "Ind": "Indiana", "Kan": "Kansas", "Ky": "Kentucky", "La": "Louisiana", "Md": "Maryland",
+           "Mass": "Massachusetts", "Mich": "Michigan", "Minn": "Minnesota", "Miss": "Mississippi",
+           "Mo": "Missouri", "Mont": "Montana", "Neb": "Nebraska", "Nev": "Nevada", "N.H": "New Hampshire",
+           "N.J": "New Jersey", "N.M": "New Mexico", "N.Y": "New York", "N.C": "North Carolina",
+           "N.D": "North Dakota", "Okla": "Oklahoma", "Ore": "Oregon", "Pa": "Pennsylvania", "R.I": "Rhode Island",
+           "S.C": "South Carolina", "S.D": "South Dakota", "Tenn": "Tennessee", "Tex": "Texas", "Vt": "Vermont",
+           "Va": "Virginia", "Wash": "Washington", "W.Va": "West Virginia", "Wis": "Wisconsin", "Wyo": "Wyoming"}
+
+
+def _state(m: re.Match[str]) -> str:
+    return f"{m.group(1)}, {_STATES[m.group(2)]}{_stop(m)}"
+
+
 _ORDINAL_WORD = re.compile(r"(?:first|second|third|th)$")
 
 
@@ -693,6 +736,7 @@ WORDS: list[Rule] = [
     ("roman_counted", re.compile(rf"({alternation(_COUNTED)})\s+(?=[IVXLCDM])({_ROMAN})\b"),
      _counted_roman),
     ("roman_regnal", re.compile(r"([A-Z][a-z]+)\s+(?=[IVX])((?:X{0,3})(?:IX|IV|V?I{0,3}))\b"), _regnal),
+    ("state", re.compile(rf"([A-Z][A-Za-z]+), ({alternation(_STATES)})\.(?!\w)"), _state),
     ("abbreviation", re.compile(rf"\b(?P<abbr>{_ABBR_RE})(?P<dot>\.)?(?![\w])"), _abbreviation),
 ]
 SLASHES: list[Rule] = [
