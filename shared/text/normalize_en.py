@@ -300,13 +300,14 @@ _CURRENCIES: dict[str, tuple[str, str, str | None, str | None]] = {
     "CNY": ("yuan", "yuan", None, None),
     "INR": ("rupee", "rupees", "paisa", "paise"),
 }
-_SCALES = {"thousand": "thousand", "million": "million", "billion": "billion", "trillion": "trillion",
+_SCALES = {"crore": "crore", "lakh": "lakh",
+           "thousand": "thousand", "million": "million", "billion": "billion", "trillion": "trillion",
            "k": "thousand", "K": "thousand", "m": "million", "M": "million", "mn": "million", "mln": "million",
            "b": "billion", "B": "billion", "bn": "billion", "tn": "trillion", "trn": "trillion"}
 _SYMBOLS = sorted((c for c in _CURRENCIES if not c.isalpha()), key=len, reverse=True)
 _CUR_SYM = "|".join(re.escape(c) for c in _SYMBOLS)
 _CUR_CODE = "|".join(c for c in _CURRENCIES if c.isalpha())
-_SCALE_RE = r"(?:\s?(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>mln|mn|bn|tn|trn|[kKmMbB])\b)?"
+_SCALE_RE = r"(?:\s?(?P<scale>thousand|million|billion|trillion|crore|lakh)\b|(?P<abbr>mln|mn|bn|tn|trn|[kKmMbB])\b)?"
 
 
 def _amount(amount: str, cur: tuple[str, str, str | None, str | None]) -> str:
@@ -600,6 +601,7 @@ _WORDS = {"Inc": "Incorporated", "Corp": "Corporation", "Ltd": "Limited", "Co": 
           "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
           "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
           "Dec": "December"}
+_NEVER_FINAL = frozenset({"vs", "e.g", "E.g", "i.e", "I.e", "cf", "viz", "a.k.a"})  # an example or a name follows
 _DOTLESS_WORDS = frozenset({"Inc", "Corp", "Ltd", "vs", "etc", "aka"})
 _WORDS["aka"] = "also known as"
 _ABBREVIATIONS = {*_TITLES, *_WORDS, "Dr", "St"}
@@ -645,6 +647,8 @@ def _abbreviation(m: re.Match[str]) -> str:
         return _by_context(m, "Doctor", "Drive")
     if abbr in _TITLES:
         return _TITLES[abbr]
+    if abbr in _NEVER_FINAL:
+        return _WORDS[abbr]
     return _WORDS[abbr] + (_stop(m) if dot else "")
 
 
@@ -755,7 +759,7 @@ SYMBOLS: list[Rule] = [
 # (gate, rules): a group runs only on the lines where its gate matches (most prose has no digits)
 RULES: list[tuple[re.Pattern[str] | None, list[Rule]]] = [
     (re.compile(rf"://|www\.|@|\.(?:{_TLDS})\b"), ADDRESSES),
-    (re.compile(r"\d"), NUMBERS),
+    (re.compile(rf"[\d{''.join(_VULGAR)}]"), NUMBERS),
     (None, WORDS),
     (re.compile("/"), SLASHES),
     (None, SYMBOLS),
