@@ -27,17 +27,18 @@ _loaded: dict[str, Expand | None] = {}
 
 # Pictographs are read by their names ("thumbs up") or as noise: drop whole emoji sequences
 # (ZWJ sequences, flags, keycaps, skin tones, tags) but keep the symbols a reader says aloud.
-_SPOKEN_SYMBOLS = "©®™‼⁉"
+_SPOKEN_SYMBOLS = "©‼⁉"
 _PICTO = rf"[[\p{{Extended_Pictographic}}\p{{Emoji_Modifier}}\p{{Regional_Indicator}}]--[{_SPOKEN_SYMBOLS}]]"
 _EMOJI = regex.compile(
-    rf"{_PICTO}(?:[\uFE0E\uFE0F\u20E3\p{{Emoji_Modifier}}\U000E0020-\U000E007F]|\u200D{_PICTO}?)*"
-    r"|[\uFE0E\uFE0F\u20E3]",
+    rf"(?:{_PICTO}(?:[\uFE0E\uFE0F\u20E3\p{{Emoji_Modifier}}\U000E0020-\U000E007F]|\u200D{_PICTO}?)*"
+    r"|[\uFE0E\uFE0F\u20E3*])++",
     regex.V1,
 )
-_CONTROLS = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|~(?![^\W_])")  # and a tilde before no word
 _OTHER_SPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces, CR...: plain re is faster here
 _SPACES = re.compile(r"  +")
-_SPACE_BEFORE = re.compile(r" +(?=[,.;:!?…\n])")
+_LINE_END_SPACE = re.compile(r" +\n")
+_SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…])")
 
 
 def normalize(text: str, *, language: str = "en") -> str:
@@ -62,14 +63,18 @@ def register(language: str, expand: Expand) -> None:
 
 
 def tidy(text: str) -> str:
-    """One space between words, none before a stop or at the ends of a line."""
-    text = _SPACE_BEFORE.sub("", _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text)))
-    return text.replace("\n ", "\n").strip(" ")
+    """One space between words, none at the ends of a line. (Spaces before a stop stay: removing
+    them would join tokens the rules have already passed, "5 .com" -> "five.com".)"""
+    text = _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text))
+    return _LINE_END_SPACE.sub("\n", text).replace("\n ", "\n").strip(" ")
 
 
 def _drop_pictographs(text: str) -> str:
-    """Emoji and control characters (a NUL is never read aloud) become spaces."""
-    return _EMOJI.sub(" ", _CONTROLS.sub(" ", text))
+    """Emoji, ® ™, asterisks, stray tildes and control characters (a NUL is never read aloud) become spaces;
+    the spaces they leave before a stop go too ("Great job 👍!" -> "Great job!"). This runs before
+    the rules, so they see the joined text; the rules themselves never leave a space before a stop."""
+    text = _EMOJI.sub(" ", _CONTROLS.sub(" ", text))
+    return _SPACE_BEFORE_STOP.sub("", _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text)))
 
 
 def _primary(language: str) -> str:

@@ -96,6 +96,8 @@ def plural(words: str) -> str:
 
 _AMT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CLOSERS = "\"'”’»)]"
+_OPENERS = "\"'“‘«(["
+_STOPS = ",.;:!?…"
 _FINAL = re.compile(rf"[{re.escape(_CLOSERS)}]*(?:[^\S\n]*(?:\n|$)|\s+[\"“‘(]?[A-Z])")
 _PREV_WORD = re.compile(r"([A-Za-z]+(?:['’]s)?)[^\w\n]*$")
 _NEXT_WORD = re.compile(r"[^\S\n]+[\"“‘(]?([A-Za-z]+)")
@@ -161,7 +163,7 @@ def _spell_address(s: str) -> str:
 def _url(m: re.Match[str]) -> str:
     address = re.sub(r"^https?://", "", m.group(0))
     address = re.split(r"[?#]", address, maxsplit=1)[0].rstrip("/")
-    return _spell_address(address)
+    return _pad(m, " ".join(_spell_address(address).split()))
 
 
 # ---------------------------------------------------------------- phone numbers
@@ -397,12 +399,12 @@ def _unit(m: re.Match[str]) -> str:
     spoken = ("minus " if m.group("sign") in ("-", "−") else "plus " if m.group("sign") == "+" else "") + number(a)
     if b:
         spoken += " to " + ("minus " if m.group("sign2") else "") + number(b)
-    if sep == "-":
-        return f"{spoken}-{one.replace(' ', '-')}"
-    word = one if (not b and a == "1") or (_prev_word(m).lower() in ("a", "an") and _describes_next(m)) else many
     dot = m.group("dot") or ""
     if dot and unit[-1].isalpha():
-        dot = _stop(m)
+        dot = _stop(m)  # "6 ft. tall": the abbreviation's dot, not a full stop
+    if sep == "-":
+        return f"{spoken}-{one.replace(' ', '-')}{dot}"
+    word = one if (not b and a == "1") or (_prev_word(m).lower() in ("a", "an") and _describes_next(m)) else many
     return f"{spoken} {word}{dot}"
 
 
@@ -658,21 +660,28 @@ _PER = r"hour|hr|day|week|month|year|yr|night|person|head|share|barrel|gallon|li
        r"|kilometer|meter|minute|second|game|ton|tonne|capita"
 _PER_AFTER = r"dollars?|euros?|cents?|pounds?|pence|yen|miles?|kilometers?|meters?|feet|gallons?|liters?" \
              r"|calories|beats|words|points|tons?|tonnes?|barrels?|kilograms?|grams?|units?|times"
-_SIMPLE_SYMBOLS = {"&": " and ", "@": " at ", "©": " copyright ", "®": "", "™": "", "℠": "", "+": " plus ",
-                   "=": " equals ", "×": " times ", "±": " plus or minus ", "÷": " divided by ",
-                   "≈": " approximately ", "≠": " not equal to ", "≤": " less than or equal to ",
-                   "≥": " greater than or equal to ", "§": " section ", "¶": " paragraph ", "°": " degrees ",
-                   "º": " degrees ", "%": " percent ", "‰": " per mille ", "*": "", "~": " approximately ",
-                   "#": "", "¢": " cents "}
+_SIMPLE_SYMBOLS = {"&": "and", "@": "at", "©": "copyright", "+": "plus", "=": "equals", "×": "times",
+                   "±": "plus or minus", "÷": "divided by", "≈": "approximately", "≠": "not equal to",
+                   "≤": "less than or equal to", "≥": "greater than or equal to", "§": "section", "¶": "paragraph",
+                   "°": "degrees", "º": "degrees", "%": "percent", "‰": "per mille", "~": "approximately",
+                   "#": "number", "¢": "cents"}
+
+
+def _pad(m: re.Match[str], words: str) -> str:
+    """`words` in place of the match, with a space on a side only where a word would touch it."""
+    s, start, end = m.string, m.start(), m.end()
+    before = s[start - 1] if start else " "
+    after = s[end] if end < len(s) else " "
+    lead = "" if before.isspace() or before in _OPENERS else " "
+    trail = "" if after.isspace() or after in _CLOSERS or after in _STOPS else " "
+    return lead + words + trail
 
 
 def _symbol(m: re.Match[str]) -> str:
     ch = m.group(0)
     if ch == "#" and m.start() and m.string[m.start() - 1].isalpha():
-        return " sharp "  # C#, F#
-    if ch == "~" and not m.string[m.end():m.end() + 1].isalnum():
-        return " "
-    return _SIMPLE_SYMBOLS[ch]
+        return _pad(m, "sharp")  # C#, F#
+    return _pad(m, _SIMPLE_SYMBOLS[ch])
 
 
 def _word_slash(m: re.Match[str]) -> str:
@@ -747,7 +756,7 @@ SLASHES: list[Rule] = [
     ("slash_per", re.compile(rf"\b({_PER_AFTER})\s?/\s?(?=(?:{_PER})s?\b)"), r"\1 per "),
     ("slash_with", re.compile(r"\b[Ww]/o\b|\b[Ww]/(?=\s)"), lambda m: "without" if m.group(0).endswith("o") else "with"),
     ("slash_words", re.compile(r"\b([A-Za-z]+)/([A-Za-z]+)\b"), _word_slash),
-    ("slash", re.compile(r"\s?/\s?"), " slash "),
+    ("slash", re.compile(r"\s?/\s?"), lambda m: _pad(m, "slash")),
 ]
 SYMBOLS: list[Rule] = [
     ("hashtag", re.compile(r"(?<![\w&#])#(?=[^\W\d])"), "hashtag "),
