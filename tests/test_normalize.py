@@ -22,6 +22,11 @@ NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
 
 CARDINALS = [
+    ('Flight UA 1175 landed late.', 'Flight UA eleven seventy-five landed late.'),
+    ('The S&P 500 rose 1.2% to 5,431.60 on Friday.', 'The S and P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday.'),
+    ('COVID-19 cases rose 20% in a week.', 'COVID nineteen cases rose twenty percent in a week.'),
+    ('The F-35 program is costly.', 'The F thirty-five program is costly.'),
+    ('The iPhone 15 has 8GB of RAM.', 'The iPhone fifteen has eight gigabytes of RAM.'),
     ("The fire burned 12 homes.", "The fire burned twelve homes."),
     ("Police arrested 3 men and 1 woman.", "Police arrested three men and one woman."),
     ("The stadium holds 68,500 fans.", "The stadium holds sixty-eight thousand five hundred fans."),
@@ -53,6 +58,7 @@ NEGATIVES = [
 ]
 
 PERCENTAGES = [
+    ('Rates rose to a range of 5.25%-5.5%.', 'Rates rose to a range of five point two five to five point five percent.'),
     ("Turnout rose 12%.", "Turnout rose twelve percent."),
     ("Prices jumped 3.5% in March.", "Prices jumped three point five percent in March."),
     ("Only 1% of voters were undecided.", "Only one percent of voters were undecided."),
@@ -64,6 +70,9 @@ PERCENTAGES = [
 ]
 
 MONEY = [
+    ('The suspect, 34, was held on $1 million bail.', 'The suspect, thirty-four, was held on one million dollar bail.'),
+    ('He paid $2.5M in 2019 and sold it for $3.1M.', 'He paid two point five million dollars in twenty nineteen and sold it for three point one million dollars.'),
+    ('Lot No. 42 sold for £1.2m at auction.', 'Lot number forty-two sold for one point two million pounds at auction.'),
     ("The plan costs $4.2 million.", "The plan costs four point two million dollars."),
     ("Tickets cost $5.", "Tickets cost five dollars."),
     ("A coffee costs $3.50 now.", "A coffee costs three dollars and fifty cents now."),
@@ -162,6 +171,9 @@ DATES = [
 ]
 
 TIMES = [
+    ('Mrs. Obama spoke at 7 p.m. ET.', 'Missus Obama spoke at seven PM ET.'),
+    ('The quake struck at 4:17 a.m. about 10 miles west.', 'The quake struck at four seventeen AM about ten miles west.'),
+    ('The marathon record is 2:00:35.', 'The marathon record is two hours and thirty-five seconds.'),
     ("The vote came at 10:30 a.m.", "The vote came at ten thirty AM."),
     ("The show starts at 9 p.m. sharp.", "The show starts at nine PM sharp."),
     ("The ceremony is at 14:00.", "The ceremony is at fourteen hundred."),
@@ -180,6 +192,8 @@ TIMES = [
 ]
 
 RANGES_AND_SCORES = [
+    ('The 49ers beat the Cowboys 42-10.', 'The Forty-Niners beat the Cowboys forty-two to ten.'),
+    ('The bill passed 219-213.', 'The bill passed two hundred nineteen to two hundred thirteen.'),
     ("Read pages 10-20.", "Read pages ten to twenty."),
     ("Expect 10–20 centimeters of snow.", "Expect ten to twenty centimeters of snow."),
     ("He led the team from 1990-95.", "He led the team from nineteen ninety to ninety-five."),
@@ -281,6 +295,8 @@ ROMAN = [
 ]
 
 ABBREVIATIONS = [
+    ('Apple Inc. (AAPL) reported record revenue.', 'Apple Incorporated (AAPL) reported record revenue.'),
+    ('It made landfall near St. Petersburg, Fla.', 'It made landfall near Saint Petersburg, Florida.'),
     ("Dr. Jones of St. Louis met Mrs. Smith on Jan. 5.", "Doctor Jones of Saint Louis met Missus Smith on January fifth."),
     ("Mr. Lee and Ms. Park spoke.", "Mister Lee and Miz Park spoke."),
     ("Prof. Adams teaches law.", "Professor Adams teaches law."),

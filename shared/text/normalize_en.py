@@ -98,7 +98,8 @@ _AMT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CLOSERS = "\"'”’»)]"
 _OPENERS = "\"'“‘«(["
 _STOPS = ",.;:!?…"
-_FINAL = re.compile(rf"[{re.escape(_CLOSERS)}]*(?:[^\S\n]*(?:\n|$)|\s+[\"“‘(]?[A-Z])")
+_TIME_ZONES = "ET|EST|EDT|CT|CST|CDT|MT|MST|MDT|PT|PST|PDT|GMT|UTC|BST|CET|CEST"
+_FINAL = re.compile(rf"[{re.escape(_CLOSERS)}]*(?:[^\S\n]*(?:\n|$)|\s+[\"“‘]?(?!(?:{_TIME_ZONES})\b)[A-Z])")
 _PREV_WORD = re.compile(r"([A-Za-z]+(?:['’]s)?)[^\w\n]*$")
 _NEXT_WORD = re.compile(r"[^\S\n]+[\"“‘(]?([A-Za-z]+)")
 # Words after an amount that show it is not used as an adjective ("$5 million in aid", not "a
@@ -399,6 +400,8 @@ def _unit(m: re.Match[str]) -> str:
     spoken = ("minus " if m.group("sign") in ("-", "−") else "plus " if m.group("sign") == "+" else "") + number(a)
     if b:
         spoken += " to " + ("minus " if m.group("sign2") else "") + number(b)
+    if m.start() and not m.string[m.start() - 1].isspace() and m.string[m.start() - 1] not in _OPENERS:
+        spoken = " " + spoken
     dot = m.group("dot") or ""
     if dot and unit[-1].isalpha():
         dot = _stop(m)  # "6 ft. tall": the abbreviation's dot, not a full stop
@@ -504,13 +507,22 @@ def _is_year(m: re.Match[str], n: int) -> bool:
     return not _next_initial(m).islower()  # "2000 people" is a count, "in 2000." a year
 
 
+def _after_code(m: re.Match[str]) -> bool:
+    """A flight, bill or model code before the number: said in pairs, like a year."""
+    prev = _prev_word(m)
+    return len(prev) >= 2 and prev.isupper() and m.string[m.start() - 1:m.start()] == " "
+
+
+_NAMED = {"49ers": "Forty-Niners", "76ers": "Seventy-Sixers"}
+
+
 def _number(m: re.Match[str]) -> str:
     s, sign, num = m.string, m.group("sign"), m.group("num")
     start, end = m.start(), m.end()
     before = s[start - 1] if start else " "
     after = s[end] if end < len(s) else " "
-    if num.isdigit() and len(num) == 4 and not sign and _is_year(m, int(num)):
-        spoken = year(int(num))
+    if num.isdigit() and len(num) == 4 and not sign and (_is_year(m, int(num)) or _after_code(m)):
+        spoken = year(int(num))  # 1984; and Flight UA 1175 -> eleven seventy-five
     elif num.isdigit() and len(num) > 15:
         spoken = digits(num)
     else:
@@ -729,6 +741,9 @@ NUMBERS: list[Rule] = [
                          rf"{_SCALE_RE}(?![\w])"), _money),
     ("money_code_after", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}){_SCALE_RE}\s(?P<code>{_CUR_CODE})\b"), _money),
     ("cents", _rx(r"\d", rf"{_NUM_START}(\d+)\s?¢"), _cents),
+    ("named_number", re.compile(rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
+    ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT})\s?(?P<u>{_UNIT_RE})\s?[-–]\s?"
+                              rf"(?=[-−]?(?:{_AMT})\s?(?P=u)(?![\w/]))"), r"\g<a>-"),
     ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?:\s?[-–]\s?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
                         rf"(?P<sep>\s?|-)(?P<unit>{_UNIT_RE})(?P<dot>\.)?(?![\w/²³])"), _unit),
     ("decade", _rx(r"\d", r"(?<![\w.,'’‘])(\d{3}0)['’]?s(?![\w'’])"), _decade),
