@@ -22,6 +22,10 @@ NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
 
 CARDINALS = [
+    ('The 1,500-page report landed Tuesday.', 'The one thousand five hundred-page report landed Tuesday.'),
+    ('Apollo 11 landed in 1969.', 'Apollo eleven landed in nineteen sixty-nine.'),
+    ('It was 1 in 3.', 'It was one in three.'),
+    ('A B-52 flew over.', 'A B fifty-two flew over.'),
     ('Flight UA 1175 landed late.', 'Flight UA eleven seventy-five landed late.'),
     ('The S&P 500 rose 1.2% to 5,431.60 on Friday.', 'The S and P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday.'),
     ('COVID-19 cases rose 20% in a week.', 'COVID nineteen cases rose twenty percent in a week.'),
@@ -70,6 +74,7 @@ PERCENTAGES = [
 ]
 
 MONEY = [
+    ('Britain spent £5bn, and A$1.5 billion went to Australia.', 'Britain spent five billion pounds, and one point five billion Australian dollars went to Australia.'),
     ('The suspect, 34, was held on $1 million bail.', 'The suspect, thirty-four, was held on one million dollar bail.'),
     ('He paid $2.5M in 2019 and sold it for $3.1M.', 'He paid two point five million dollars in twenty nineteen and sold it for three point one million dollars.'),
     ('Lot No. 42 sold for £1.2m at auction.', 'Lot number forty-two sold for one point two million pounds at auction.'),
@@ -151,6 +156,7 @@ ORDINALS = [
 ]
 
 DATES = [
+    ('The film runs Nov. 5-7 at 5:30pm.', 'The film runs November fifth to seventh at five thirty PM.'),
     ("The vote is on 2026-11-25.", "The vote is on November twenty-fifth, twenty twenty-six."),
     ("Polls open Jan. 5.", "Polls open January fifth."),
     ("The trial starts January 5, 2026, in Boston.", "The trial starts January fifth, twenty twenty-six, in Boston."),
@@ -235,6 +241,13 @@ PHONES = [
 ]
 
 UNITS = [
+    ('The 100m sprint final is tonight.', 'The one hundred meter sprint final is tonight.'),
+    ('The 2.4 km levee is done.', 'The two point four kilometer levee is done.'),
+    ('The 5 km of levees are done.', 'The five kilometers of levees are done.'),
+    ('He is 6\'2" and weighs 200 lb.', 'He is six foot two and weighs two hundred pounds.'),
+    ('The app has 1.5m users and 50k followers.', 'The app has one point five million users and fifty thousand followers.'),
+    ('She is 1.8m tall.', 'She is one point eight meters tall.'),
+    ('The firm serves 2bn customers.', 'The firm serves two billion customers.'),
     ("She ran 5 km.", "She ran five kilometers."),
     ("He walked 1 km home.", "He walked one kilometer home."),
     ("A 5-km race is planned.", "A five-kilometer race is planned."),

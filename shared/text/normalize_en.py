@@ -113,7 +113,9 @@ _NOT_A_NOUN = frozenset("""a an the this that these those each every per in on a
     around against between beyond through throughout toward towards via within despite during including
     like near above below behind beside inside outside upon past versus vs both all some any most many much
     such other another it its their his her our my your they we he she you me him them us today tomorrow
-    yesterday now later earlier monthly weekly yearly altogether combined apiece""".split())
+    yesterday now later earlier monthly weekly yearly altogether combined apiece went came rose fell grew got
+    made took gave left became began spent paid sold bought brought built cost hit put set won lost saw met ran
+    kept held told said says goes comes remains seems means helps pays buys covers""".split())
 
 
 def _stop(m: re.Match[str], end: int | None = None) -> str:
@@ -392,6 +394,9 @@ _UNITS: dict[str, tuple[str, str]] = {
 _UNIT_RE = alternation(_UNITS)
 
 
+_DETERMINERS = frozenset("a an the this that his her its their our my your each every".split())
+
+
 def _unit(m: re.Match[str]) -> str:
     unit, sep, a, b = m.group("unit"), m.group("sep"), m.group("a"), m.group("b")
     if unit == "x" and (sep or b):
@@ -407,7 +412,7 @@ def _unit(m: re.Match[str]) -> str:
         dot = _stop(m)  # "6 ft. tall": the abbreviation's dot, not a full stop
     if sep == "-":
         return f"{spoken}-{one.replace(' ', '-')}{dot}"
-    word = one if (not b and a == "1") or (_prev_word(m).lower() in ("a", "an") and _describes_next(m)) else many
+    word = one if (not b and a == "1") or (_prev_word(m).lower() in _DETERMINERS and _describes_next(m)) else many
     return f"{spoken} {word}{dot}"
 
 
@@ -511,6 +516,18 @@ def _after_code(m: re.Match[str]) -> bool:
     """A flight, bill or model code before the number: said in pairs, like a year."""
     prev = _prev_word(m)
     return len(prev) >= 2 and prev.isupper() and m.string[m.start() - 1:m.start()] == " "
+
+
+# "1.5m people", "2bn years", "50k followers": a scale, not meters or kilometers
+_COUNTED_NOUNS = r"people|residents|users|viewers|customers|voters|subscribers|children|adults|workers|jobs" \
+                 r"|homes|households|visitors|tourists|passengers|fans|followers|copies|units|barrels|tonnes|tons" \
+                 r"|years|dollars|euros|pounds|shares|downloads|views|votes|cases|deaths|doses|acres|miles|hectares"
+_SCALE_OF = {"k": "thousand", "K": "thousand", "m": "million", "mn": "million", "bn": "billion", "b": "billion",
+             "tn": "trillion"}
+
+
+def _scaled_count(m: re.Match[str]) -> str:
+    return f"{number(m.group(1))} {_SCALE_OF[m.group(2)]}"
 
 
 _NAMED = {"49ers": "Forty-Niners", "76ers": "Seventy-Sixers"}
@@ -741,6 +758,10 @@ NUMBERS: list[Rule] = [
                          rf"{_SCALE_RE}(?![\w])"), _money),
     ("money_code_after", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}){_SCALE_RE}\s(?P<code>{_CUR_CODE})\b"), _money),
     ("cents", _rx(r"\d", rf"{_NUM_START}(\d+)\s?¢"), _cents),
+    ("scaled_count", _rx(r"\d", rf"{_NUM_START}({_AMT})(bn|mn|tn)\b|{_NUM_START}({_AMT})([kKmb])(?=\s(?:{_COUNTED_NOUNS})\b)"),
+     lambda m: _scaled_count(m) if m.group(1) else f"{number(m.group(3))} {_SCALE_OF[m.group(4)]}"),
+    ("feet_inches", _rx(r"\d", r"(?<![\w.,])(\d)['′](\d{1,2})(?:[\"″]|'')"),
+     lambda m: f"{cardinal(int(m.group(1)))} foot {cardinal(int(m.group(2)))}"),
     ("named_number", re.compile(rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
     ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT})\s?(?P<u>{_UNIT_RE})\s?[-–]\s?"
                               rf"(?=[-−]?(?:{_AMT})\s?(?P=u)(?![\w/]))"), r"\g<a>-"),
