@@ -1,11 +1,13 @@
 """American English rules for `normalize()`: numbers, money, dates, units, names... as words.
 
-`RULES` is the whole of it: an ordered table of (name, pattern, replacement), one regex pass
-each. The order matters: the specific readings (a phone number, a date, a price) take their
-digits before the general ones (ranges, then plain numbers) see them; roman numerals,
-abbreviations and symbols come last, when every digit is already a word. Every rule writes
-words only, so a second pass finds nothing to change. Number words come from num2words,
-made American (no "and", no commas).
+`RULES` (at the end) is the whole of it: ordered groups of (name, pattern, replacement) rules,
+one regex pass each; a group with a gate runs only on the lines the gate matches (most prose
+has no digit, so the number rules skip it). The order matters: the specific readings (a phone
+number, a date, a price) take their digits before the general ones (ranges, then plain
+numbers) see them; roman numerals, abbreviations and symbols come last, when every digit is
+already a word. Every rule writes words only, and never a space before a stop, so a second
+pass finds nothing to change. Number words come from num2words, made American (no "and", no
+commas).
 """
 from __future__ import annotations
 
@@ -118,10 +120,9 @@ _NOT_A_NOUN = frozenset("""a an the this that these those each every per in on a
     kept held told said says goes comes remains seems means helps pays buys covers""".split())
 
 
-def _stop(m: re.Match[str], end: int | None = None) -> str:
+def _stop(m: re.Match[str]) -> str:
     """The dot of an abbreviation that ends the sentence stays; inside a sentence it goes."""
-    end = m.end() if end is None else end
-    return "." if _FINAL.match(m.string, end) else ""
+    return "." if _FINAL.match(m.string, m.end()) else ""
 
 
 def _prev_word(m: re.Match[str]) -> str:
@@ -312,7 +313,7 @@ _SCALES = {"crore": "crore", "lakh": "lakh",
 _SYMBOLS = sorted((c for c in _CURRENCIES if not c.isalpha()), key=len, reverse=True)
 _CUR_SYM = "|".join(re.escape(c) for c in _SYMBOLS)
 _CUR_CODE = "|".join(c for c in _CURRENCIES if c.isalpha())
-_SCALE_RE = r"(?:\s?(?P<scale>thousand|million|billion|trillion|crore|lakh)\b|(?P<abbr>mln|mn|bn|tn|trn|[kKmMbB])\b)?"
+_SCALE_RE = r"(?: ?(?P<scale>thousand|million|billion|trillion|crore|lakh)\b|(?P<abbr>mln|mn|bn|tn|trn|[kKmMbB])\b)?"
 
 
 def _amount(amount: str, cur: tuple[str, str, str | None, str | None]) -> str:
@@ -527,7 +528,8 @@ _SCALE_OF = {"k": "thousand", "K": "thousand", "m": "million", "mn": "million", 
 
 
 def _scaled_count(m: re.Match[str]) -> str:
-    return f"{number(m.group(1))} {_SCALE_OF[m.group(2)]}"
+    amount, letters = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return f"{number(amount)} {_SCALE_OF[letters]}"
 
 
 _NAMED = {"49ers": "Forty-Niners", "76ers": "Seventy-Sixers"}
@@ -631,10 +633,9 @@ _WORDS = {"Inc": "Incorporated", "Corp": "Corporation", "Ltd": "Limited", "Co": 
           "viz": "namely", "a.k.a": "also known as", "a.m": "AM", "p.m": "PM", "A.M": "AM", "P.M": "PM",
           "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
           "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
-          "Dec": "December"}
+          "Dec": "December", "aka": "also known as"}
 _NEVER_FINAL = frozenset({"vs", "e.g", "E.g", "i.e", "I.e", "cf", "viz", "a.k.a"})  # an example or a name follows
 _DOTLESS_WORDS = frozenset({"Inc", "Corp", "Ltd", "vs", "etc", "aka"})
-_WORDS["aka"] = "also known as"
 _ABBREVIATIONS = {*_TITLES, *_WORDS, "Dr", "St"}
 _ABBR_RE = alternation(_ABBREVIATIONS)
 # AP state abbreviations, read as states after "City," ("Salem, Ore." "Buffalo, N.Y.")
@@ -723,6 +724,8 @@ def _word_slash(m: re.Match[str]) -> str:
 
 
 # ---------------------------------------------------------------- the table
+# normalize() has made every horizontal space a plain " " before the rules run, so the
+# patterns say " " where they allow a space: a line break never joins two lines into one reading.
 
 _NUM_START = r"(?<![\w.,])"
 
@@ -739,60 +742,60 @@ ADDRESSES: list[Rule] = [
                        r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'’”])?"), _url),
 ]
 NUMBERS: list[Rule] = [
-    ("phone", _rx(r"\d(+", r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w-])"
-                         r"|(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,4}\)?){2,5}(?![\w-])"), _phone),
+    ("phone", _rx(r"\d(+", r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w-])"
+                         r"|(?<![\w+])\+\d{1,3}(?:[ .-]\(?\d{1,4}\)?){2,5}(?![\w-])"), _phone),
     ("date_iso", _rx(r"\d", r"(?<![\w./-])(\d{4})-(\d{2})-(\d{2})(?![\w-]|[./]\d)"), _iso_date),
     ("date_numeric", _rx(r"\d", r"(?<![\w./-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\w/]|[.,]\d)"), _numeric_date),
-    ("date_month_day", _rx(r"JFMASOND", rf"\b(?P<mon>{_MONTH_RE})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
-                                  r"(?:\s?[-–]\s?(?P<d2>\d{1,2})(?:st|nd|rd|th)?)?(?![\w:]|[.,]\d)"
-                                  r"(?:(?P<comma>,)?\s+(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _month_day),
-    ("date_day_month", _rx(r"\d", rf"{_NUM_START}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH_RE})(?!\w)"
-                                  r"(?:,?\s+(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _day_month),
+    ("date_month_day", _rx(r"JFMASOND", rf"\b(?P<mon>{_MONTH_RE}) +(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
+                                  r"(?: ?[-–] ?(?P<d2>\d{1,2})(?:st|nd|rd|th)?)?(?![\w:]|[.,]\d)"
+                                  r"(?:(?P<comma>,)? +(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _month_day),
+    ("date_day_month", _rx(r"\d", rf"{_NUM_START}(?P<d>\d{{1,2}})(?:st|nd|rd|th)? +(?P<mon>{_MONTH_RE})(?!\w)"
+                                  r"(?:,? +(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _day_month),
     ("duration", _rx(r"\d", r"(?<![\w:.])(\d{1,2}):([0-5]\d):([0-5]\d)(?![\w:]|[.,]\d)"), _duration),
     ("time", _rx(r"\d", r"(?<![\w:.,/])(?P<h1>\d{1,2})(?::(?P<m1>[0-5]\d))?"
-                        r"(?:\s?(?P<ap1>[AaPp])\.?\s?[Mm](?![A-Za-z])(?P<dot1>\.)?)?"
-                        r"(?:\s?[-–]\s?(?P<h2>\d{1,2})(?::(?P<m2>[0-5]\d))?"
-                        r"(?:\s?(?P<ap2>[AaPp])\.?\s?[Mm](?![A-Za-z])(?P<dot2>\.)?)?)?(?![\w:]|[.,]\d)"), _time),
-    ("money", _rx(r"\-−$€£¥₹₩₽A-Z", rf"(?<![\w$])(?P<neg>[-−])?(?:(?P<cur>{_CUR_SYM})|(?P<code>{_CUR_CODE})\s?)"
-                         rf"\s?(?P<neg2>[-−])?(?P<a>{_AMT})(?:\s?[-–]\s?(?:{_CUR_SYM})?\s?(?P<b>{_AMT}))?"
+                        r"(?: ?(?P<ap1>[AaPp])\.? ?[Mm](?![A-Za-z])(?P<dot1>\.)?)?"
+                        r"(?: ?[-–] ?(?P<h2>\d{1,2})(?::(?P<m2>[0-5]\d))?"
+                        r"(?: ?(?P<ap2>[AaPp])\.? ?[Mm](?![A-Za-z])(?P<dot2>\.)?)?)?(?![\w:]|[.,]\d)"), _time),
+    ("money", _rx(r"\-−$€£¥₹₩₽A-Z", rf"(?<![\w$])(?P<neg>[-−])?(?:(?P<cur>{_CUR_SYM})|(?P<code>{_CUR_CODE}) ?)"
+                         rf" ?(?P<neg2>[-−])?(?P<a>{_AMT})(?: ?[-–] ?(?:{_CUR_SYM})? ?(?P<b>{_AMT}))?"
                          rf"{_SCALE_RE}(?![\w])"), _money),
-    ("money_code_after", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}){_SCALE_RE}\s(?P<code>{_CUR_CODE})\b"), _money),
-    ("cents", _rx(r"\d", rf"{_NUM_START}(\d+)\s?¢"), _cents),
+    ("money_code_after", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}){_SCALE_RE} (?P<code>{_CUR_CODE})\b"), _money),
+    ("cents", _rx(r"\d", rf"{_NUM_START}(\d+) ?¢"), _cents),
     ("scaled_count", _rx(r"\d", rf"{_NUM_START}({_AMT})(bn|mn|tn)\b|{_NUM_START}({_AMT})([kKmb])(?=\s(?:{_COUNTED_NOUNS})\b)"),
-     lambda m: _scaled_count(m) if m.group(1) else f"{number(m.group(3))} {_SCALE_OF[m.group(4)]}"),
+     _scaled_count),
     ("feet_inches", _rx(r"\d", r"(?<![\w.,])(\d)['′](\d{1,2})(?:[\"″]|'')"),
      lambda m: f"{cardinal(int(m.group(1)))} foot {cardinal(int(m.group(2)))}"),
     ("named_number", re.compile(rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
-    ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT})\s?(?P<u>{_UNIT_RE})\s?[-–]\s?"
-                              rf"(?=[-−]?(?:{_AMT})\s?(?P=u)(?![\w/]))"), r"\g<a>-"),
-    ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?:\s?[-–]\s?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
-                        rf"(?P<sep>\s?|-)(?P<unit>{_UNIT_RE})(?P<dot>\.)?(?![\w/²³])"), _unit),
+    ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}) ?(?P<u>{_UNIT_RE}) ?[-–] ?"
+                              rf"(?=[-−]?(?:{_AMT}) ?(?P=u)(?![\w/]))"), r"\g<a>-"),
+    ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?: ?[-–] ?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
+                        rf"(?P<sep> ?|-)(?P<unit>{_UNIT_RE})(?P<dot>\.)?(?![\w/²³])"), _unit),
     ("decade", _rx(r"\d", r"(?<![\w.,'’‘])(\d{3}0)['’]?s(?![\w'’])"), _decade),
     ("decade_short", _rx(r"\d'’‘", r"(?<![\w.,])['’‘]?(\d0)['’]?s(?![\w'’])"), _short_decade),
     ("ordinal", _rx(r"\d", rf"{_NUM_START}(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![A-Za-z])"), _ordinal),
-    ("fraction_vulgar", _rx(r"\d½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞", rf"(?:{_NUM_START}(\d+)[\s-]?)?([{''.join(_VULGAR)}])"), _vulgar),
-    ("fraction_mixed", _rx(r"\d", r"(?<![\w.,/])(\d+)[\s-](\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)"), _mixed),
+    ("fraction_vulgar", _rx(r"\d½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞", rf"(?:{_NUM_START}(\d+)[ -]?)?([{''.join(_VULGAR)}])"), _vulgar),
+    ("fraction_mixed", _rx(r"\d", r"(?<![\w.,/])(\d+)[ -](\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)"), _mixed),
     ("fraction", _rx(r"\d", r"(?<![\w.,/])(\d+)/(\d+)(?![\w/]|[.,]\d)"), _slash),
-    ("year_range", _rx(r"\d", r"(?<![\w.,:/-])(1\d{3}|20\d{2})\s?[-–]\s?(\d{4}|\d{2})(?![\w/]|[.,:]\d)"), _year_range),
-    ("range", _rx(r"\d\-−", rf"(?<![\w.,:/-])(?P<sa>[-−])?(?P<a>{_AMT})\s?[-–]\s?(?P<sb>[-−])?(?P<b>{_AMT})"
+    ("year_range", _rx(r"\d", r"(?<![\w.,:/-])(1\d{3}|20\d{2}) ?[-–] ?(\d{4}|\d{2})(?![\w/]|[.,:]\d)"), _year_range),
+    ("range", _rx(r"\d\-−", rf"(?<![\w.,:/-])(?P<sa>[-−])?(?P<a>{_AMT}) ?[-–] ?(?P<sb>[-−])?(?P<b>{_AMT})"
                          r"(?![\w/]|[.,:]\d)"), _range),
-    ("number_sign", _rx(r"#Nn", r"(?<![\w&#])#(?=\d)|\b[Nn]o\.\s?(?=#?\d)|\bNos\.\s?(?=\d)"),
+    ("number_sign", _rx(r"#Nn", r"(?<![\w&#])#(?=\d)|\b[Nn]o\. ?(?=#?\d)|\bNos\. ?(?=\d)"),
      lambda m: "numbers " if m.group(0).startswith("Nos") else "number "),
     ("number", _rx(r"\d\-−", r"(?P<sign>[-−])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)*)"), _number),
 ]
 WORDS: list[Rule] = [
     ("world_war", re.compile(r"WW(?:(II|2)|(I|1))\b"), _world_war),
-    ("roman_counted", re.compile(rf"({alternation(_COUNTED)})\s+(?=[IVXLCDM])({_ROMAN})\b"),
+    ("roman_counted", re.compile(rf"({alternation(_COUNTED)}) +(?=[IVXLCDM])({_ROMAN})\b"),
      _counted_roman),
-    ("roman_regnal", re.compile(r"([A-Z][a-z]+)\s+(?=[IVX])((?:X{0,3})(?:IX|IV|V?I{0,3}))\b"), _regnal),
+    ("roman_regnal", re.compile(r"([A-Z][a-z]+) +(?=[IVX])((?:X{0,3})(?:IX|IV|V?I{0,3}))\b"), _regnal),
     ("state", re.compile(rf"([A-Z][A-Za-z]+), ({alternation(_STATES)})\.(?!\w)"), _state),
     ("abbreviation", re.compile(rf"\b(?P<abbr>{_ABBR_RE})(?P<dot>\.)?(?![\w])"), _abbreviation),
 ]
 SLASHES: list[Rule] = [
-    ("slash_per", re.compile(rf"\b({_PER_AFTER})\s?/\s?(?=(?:{_PER})s?\b)"), r"\1 per "),
+    ("slash_per", re.compile(rf"\b({_PER_AFTER}) ?/ ?(?=(?:{_PER})s?\b)"), r"\1 per "),
     ("slash_with", re.compile(r"\b[Ww]/o\b|\b[Ww]/(?=\s)"), lambda m: "without" if m.group(0).endswith("o") else "with"),
     ("slash_words", re.compile(r"\b([A-Za-z]+)/([A-Za-z]+)\b"), _word_slash),
-    ("slash", re.compile(r"\s?/\s?"), lambda m: _pad(m, "slash")),
+    ("slash", re.compile(r" ?/ ?"), lambda m: _pad(m, "slash")),
 ]
 SYMBOLS: list[Rule] = [
     ("hashtag", re.compile(r"(?<![\w&#])#(?=[^\W\d])"), "hashtag "),
