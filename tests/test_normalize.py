@@ -22,6 +22,9 @@ NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
 
 CARDINALS = [
+    ('The rate fell .5 points.', 'The rate fell point five points.'),
+    ('Hundreds? No, 1,000s of homes flooded.', 'Hundreds? No, thousands of homes flooded.'),
+    ('The 100s of protesters marched.', 'The hundreds of protesters marched.'),
     ('The 1,500-page report landed Tuesday.', 'The one thousand five hundred-page report landed Tuesday.'),
     ('Apollo 11 landed in 1969.', 'Apollo eleven landed in nineteen sixty-nine.'),
     ('It was 1 in 3.', 'It was one in three.'),
@@ -198,6 +201,8 @@ TIMES = [
 ]
 
 RANGES_AND_SCORES = [
+    ('It is a 50-50 chance.', 'It is a fifty-fifty chance.'),
+    ('The diner is open 24-7.', 'The diner is open twenty-four seven.'),
     ('The 49ers beat the Cowboys 42-10.', 'The Forty-Niners beat the Cowboys forty-two to ten.'),
     ('The bill passed 219-213.', 'The bill passed two hundred nineteen to two hundred thirteen.'),
     ("Read pages 10-20.", "Read pages ten to twenty."),
@@ -283,6 +288,8 @@ UNITS = [
 ]
 
 ROMAN = [
+    ('The Saturn V rocket flew.', 'The Saturn Five rocket flew.'),
+    ('The Mark IV tank rolled in.', 'The Mark Four tank rolled in.'),
     ("World War II ended in 1945.", "World War Two ended in nineteen forty-five."),
     ("World War I began in 1914.", "World War One began in nineteen fourteen."),
     ("Read Chapter IV first.", "Read Chapter four first."),

@@ -38,7 +38,7 @@ _CONTROLS = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|~(?![^\W_])")  # an
 _OTHER_SPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces, CR...: plain re is faster here
 _SPACES = re.compile(r"  +")
 _LINE_END_SPACE = re.compile(r" +\n")
-_SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…])")
+_SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…](?!\w))")
 
 
 def normalize(text: str, *, language: str = "en") -> str:

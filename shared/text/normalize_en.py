@@ -419,6 +419,15 @@ def _unit(m: re.Match[str]) -> str:
 
 # ---------------------------------------------------------------- decades, ordinals, fractions
 
+_POWERS = {"100": "hundreds", "1000": "thousands", "10000": "tens of thousands", "100000": "hundreds of thousands",
+           "1000000": "millions"}
+
+
+def _powers(m: re.Match[str]) -> str:
+    """'100s of people', '1,000s of homes': hundreds, thousands."""
+    return _POWERS[m.group(1).replace(",", "")]
+
+
 def _decade(m: re.Match[str]) -> str:
     return plural(year(int(m.group(1))))
 
@@ -494,7 +503,10 @@ def _year_range(m: re.Match[str]) -> str:
 
 
 def _range(m: re.Match[str]) -> str:
-    first = ("minus " if m.group("sa") else "") + number(m.group("a"))
+    a, b = m.group("a"), m.group("b")
+    if not (m.group("sa") or m.group("sb")) and (a == b or (a, b) == ("24", "7")):
+        return f"{number(a)}-{number(b)}" if a == b else "twenty-four seven"  # a 50-50 chance; open 24-7
+    first = ("minus " if m.group("sa") else "") + number(a)
     return f"{first} to {'minus ' if m.group('sb') else ''}{number(m.group('b'))}"
 
 
@@ -563,7 +575,7 @@ def _number(m: re.Match[str]) -> str:
 _ROMAN = r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
 _ROMAN_VALUE = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 # "<word> <numeral>" read as a cardinal; the value says whether it keeps a capital.
-_COUNTED = {"War": True, "Bowl": True, "Vatican": True, "Apollo": True, "Chapter": False, "Part": False,
+_COUNTED = {"War": True, "Bowl": True, "Vatican": True, "Apollo": True, "Mark": True, "Saturn": True, "Chapter": False, "Part": False,
             "Act": False, "Scene": False, "Volume": False, "Vol.": False, "Book": False, "Phase": False,
             "Title": False, "Article": False, "Section": False, "Appendix": False, "Stage": False,
             "Level": False, "Class": False, "Type": False, "Category": False, "Round": False,
@@ -770,6 +782,7 @@ NUMBERS: list[Rule] = [
                               rf"(?=[-−]?(?:{_AMT}) ?(?P=u)(?![\w/]))"), r"\g<a>-"),
     ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?: ?[-–] ?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
                         rf"(?P<sep> ?|-)(?P<unit>{_UNIT_RE})(?P<dot>\.)?(?![\w/²³])"), _unit),
+    ("powers", _rx(r"1", r"(?<![\w.,'’‘])(100|1,?000|10,?000|100,?000|1,?000,?000)['’]?s(?![\w'’])"), _powers),
     ("decade", _rx(r"\d", r"(?<![\w.,'’‘])(\d{3}0)['’]?s(?![\w'’])"), _decade),
     ("decade_short", _rx(r"\d'’‘", r"(?<![\w.,])['’‘]?(\d0)['’]?s(?![\w'’])"), _short_decade),
     ("ordinal", _rx(r"\d", rf"{_NUM_START}(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![A-Za-z])"), _ordinal),
@@ -781,7 +794,8 @@ NUMBERS: list[Rule] = [
                          r"(?![\w/]|[.,:]\d)"), _range),
     ("number_sign", _rx(r"#Nn", r"(?<![\w&#])#(?=\d)|\b[Nn]o\. ?(?=#?\d)|\bNos\. ?(?=\d)"),
      lambda m: "numbers " if m.group(0).startswith("Nos") else "number "),
-    ("number", _rx(r"\d\-−", r"(?P<sign>[-−])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)*)"), _number),
+    ("number", _rx(r"\d\-−.", r"(?P<sign>[-−])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)*|(?<![\w.])\.\d+)"),
+     _number),
 ]
 WORDS: list[Rule] = [
     ("world_war", re.compile(r"WW(?:(II|2)|(I|1))\b"), _world_war),
