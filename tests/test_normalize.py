@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.text import normalize
-from shared.text.normalize import LANGUAGES, register
+from shared.text.normalize import LANGUAGES, register, version
 from shared.text.normalize import normalize as normalize_in_module
 
 NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
@@ -548,8 +548,20 @@ def test_a_registered_language_is_used() -> None:
     register("zz", lambda text: text.replace("5", "cinq"))
     try:
         assert normalize("5 🎉 ans", language="zz-QQ") == "cinq ans"
+        register("zz", None)
+        assert normalize("5 🎉 ans", language="zz") == "5 ans"
     finally:
-        register("zz", lambda text: text)
+        register("zz", None)
+
+
+def test_version_names_the_rules() -> None:
+    assert version("en") == version("en-US") != version("xx")
+    assert version("en").startswith("en-") and version("xx").startswith("neutral-")
+    register("zz", lambda text: text.upper())
+    try:
+        assert version("zz") not in (version("en"), version("xx"))
+    finally:
+        register("zz", None)
 
 
 @pytest.mark.parametrize("text", ["", " ", "\n\n", ".", "$", "%", "-", "#", "/", "1", "$.", "St.", "No.", "II", "1/0", "0/0",

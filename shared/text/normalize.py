@@ -10,10 +10,14 @@ inside a sentence. The result is a fixed point: normalising it again changes not
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.metadata
+import inspect
 import logging
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import regex
 
@@ -57,9 +61,31 @@ def normalize(text: str, *, language: str = "en") -> str:
             return text if isinstance(text, str) else ""
 
 
-def register(language: str, expand: Expand) -> None:
-    """Use `expand` for `language` (a primary subtag such as "de") from now on."""
+def register(language: str, expand: Expand | None) -> None:
+    """Use `expand` for `language` (a primary subtag such as "de") from now on; None: neutral steps only."""
     _loaded[_primary(language)] = expand
+    version.cache_clear()
+
+
+@lru_cache(maxsize=64)
+def version(language: str = "en") -> str:
+    """Names the exact normalisation `language` gets, for the chunk cache identity: a digest of
+    this module's and the language's rule source and of num2words' version. Any rule change
+    gives a new version, so audio made under the old rules is never served for the new ones."""
+    expand = _rules_for(language)
+    digest = hashlib.sha256(_source(version))
+    if expand is not None:
+        digest.update(_source(expand))
+    digest.update(importlib.metadata.version("num2words").encode())
+    return f"{_primary(language) if expand else 'neutral'}-{digest.hexdigest()[:12]}"
+
+
+def _source(obj: object) -> bytes:
+    """The source of the module that defines `obj` (its qualified name where there is none)."""
+    try:
+        return inspect.getsource(inspect.getmodule(obj) or obj).encode()  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}".encode()
 
 
 def tidy(text: str) -> str:
