@@ -826,7 +826,7 @@ RULES: list[tuple[re.Pattern[str] | None, list[Rule]]] = [
     (re.compile("/"), SLASHES),
     (None, SYMBOLS),
 ]
-_SEP = "\n\x00\n"  # normalize() has replaced every NUL by a space before the rules run
+_SEP = "\n\x00\n"  # expand() has replaced every NUL by a space
 
 
 def _apply(text: str, rules: list[Rule]) -> str:
@@ -843,9 +843,8 @@ def _apply_gated(text: str, gate: re.Pattern[str], rules: list[Rule]) -> str:
         return _apply(text, rules)
     if not picked:
         return text
+    # No rule matches a NUL or a line break, so the separators come back as they went in.
     done = _apply(_SEP.join(lines[i] for i in picked), rules).split(_SEP)
-    if len(done) != len(picked):  # a rule crossed a separator: do it line by line
-        done = [_apply(lines[i], rules) for i in picked]
     for i, line in zip(picked, done, strict=True):
         lines[i] = line
     return "\n".join(lines)
