@@ -1,9 +1,9 @@
 """Text normalisation: the words a careful reader would say, before an engine sees the text.
 
 `normalize(text, language="en")` drops emoji and other pictographs, applies the rules of the
-language (numbers, money, dates, units, abbreviations... as words), and tidies the spaces the
-rules leave behind. Each language's rules live in their own module (`normalize_en.py`) that
-exposes `expand(text) -> str`; `LANGUAGES` maps a primary language subtag to that module, and
+language (numbers, money, dates, units, abbreviations... as words), and tidies the spaces.
+Each language's rules live in their own module (`normalize_en.py`) that exposes
+`expand(text) -> str`; `LANGUAGES` maps a primary language subtag to that module, and
 `register()` adds one at run time. An unknown language gets the language-neutral steps only.
 Sentence punctuation is never added or removed, except the dot of an expanded abbreviation
 inside a sentence. The result is a fixed point: normalising it again changes nothing.
@@ -48,7 +48,7 @@ _SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…](?!\w))")
 def normalize(text: str, *, language: str = "en") -> str:
     """What a careful reader of `language` would say for `text`, as words. Never raises."""
     try:
-        out = _drop_pictographs(str(text))
+        out = _neutral(str(text))
         expand = _rules_for(language)
         if expand is not None:
             out = expand(out)
@@ -56,7 +56,7 @@ def normalize(text: str, *, language: str = "en") -> str:
     except Exception:  # a last resort: a bad rule must not fail a job
         log.exception("normalize failed; using the text with neutral steps only")
         try:
-            return tidy(_drop_pictographs(str(text)))
+            return tidy(_neutral(str(text)))
         except Exception:
             return text if isinstance(text, str) else ""
 
@@ -89,16 +89,16 @@ def _source(obj: object) -> bytes:
 
 
 def tidy(text: str) -> str:
-    """One space between words, none at the ends of a line. (Spaces before a stop stay: removing
-    them would join tokens the rules have already passed, "5 .com" -> "five.com".)"""
+    """One space between words, none at the ends of a line."""
     text = _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text))
     return _LINE_END_SPACE.sub("\n", text).replace("\n ", "\n").strip(" ")
 
 
-def _drop_pictographs(text: str) -> str:
-    """Emoji, ® ™, asterisks, stray tildes and control characters (a NUL is never read aloud) become spaces;
-    the spaces they leave before a stop go too ("Great job 👍!" -> "Great job!"). This runs before
-    the rules, so they see the joined text; the rules themselves never leave a space before a stop."""
+def _neutral(text: str) -> str:
+    """The steps every language gets: emoji, ® ™, asterisks, stray tildes and control characters
+    (a NUL is never read aloud) become spaces, every space a plain one, and a space before a stop
+    goes ("Great job 👍!" -> "Great job!"). This runs before the rules, so they see the joined
+    text; the rules never leave a space before a stop, so a second pass has nothing to join."""
     text = _EMOJI.sub(" ", _CONTROLS.sub(" ", text))
     return _SPACE_BEFORE_STOP.sub("", _SPACES.sub(" ", _OTHER_SPACE.sub(" ", text)))
 
