@@ -47,8 +47,10 @@ _SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…](?!\w))")
 
 def normalize(text: str, *, language: str = "en") -> str:
     """What a careful reader of `language` would say for `text`, as words. Never raises."""
+    if not isinstance(text, str):  # the type says str; anything else is read as its str()
+        text = "" if text is None else str(text)
     try:
-        out = _neutral(str(text))
+        out = _neutral(text)
         expand = _rules_for(language)
         if expand is not None:
             out = expand(out)
@@ -56,9 +58,9 @@ def normalize(text: str, *, language: str = "en") -> str:
     except Exception:  # a last resort: a bad rule must not fail a job
         log.exception("normalize failed; using the text with neutral steps only")
         try:
-            return tidy(_neutral(str(text)))
+            return tidy(_neutral(text))
         except Exception:
-            return text if isinstance(text, str) else ""
+            return text
 
 
 def register(language: str, expand: Expand | None) -> None:

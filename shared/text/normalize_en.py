@@ -663,7 +663,9 @@ _STATES = {"Ala": "Alabama", "Ariz": "Arizona", "Ark": "Arkansas", "Calif": "Cal
 
 
 def _state(m: re.Match[str]) -> str:
-    return f"{m.group(1)}, {_STATES[m.group(2)]}{_stop(m)}"
+    if not _prev_word(m)[:1].isupper():  # "Salem, Ore." but not "he said, Mass. was..."
+        return m.group(0)
+    return f", {_STATES[m.group(1)]}{_stop(m)}"
 
 
 _ORDINAL_WORD = re.compile(r"(?:first|second|third|th)$")
@@ -777,7 +779,7 @@ NUMBERS: list[Rule] = [
      _scaled_count),
     ("feet_inches", _rx(r"\d", r"(?<![\w.,])(\d)['′](\d{1,2})(?:[\"″]|'')"),
      lambda m: f"{cardinal(int(m.group(1)))} foot {cardinal(int(m.group(2)))}"),
-    ("named_number", re.compile(rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
+    ("named_number", _rx("47", rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
     ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}) ?(?P<u>{_UNIT_RE}) ?[-–] ?"
                               rf"(?=[-−]?(?:{_AMT}) ?(?P=u)(?![\w/]))"), r"\g<a>-"),
     ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?: ?[-–] ?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
@@ -802,7 +804,7 @@ WORDS: list[Rule] = [
     ("roman_counted", re.compile(rf"({alternation(_COUNTED)}) +(?=[IVXLCDM])({_ROMAN})\b"),
      _counted_roman),
     ("roman_regnal", re.compile(r"([A-Z][a-z]+) +(?=[IVX])((?:X{0,3})(?:IX|IV|V?I{0,3}))\b"), _regnal),
-    ("state", re.compile(rf"([A-Z][A-Za-z]+), ({alternation(_STATES)})\.(?!\w)"), _state),
+    ("state", re.compile(rf", ({alternation(_STATES)})\.(?!\w)"), _state),
     ("abbreviation", re.compile(rf"\b(?P<abbr>{_ABBR_RE})(?P<dot>\.)?(?![\w])"), _abbreviation),
 ]
 SLASHES: list[Rule] = [
@@ -812,7 +814,7 @@ SLASHES: list[Rule] = [
     ("slash", re.compile(r" ?/ ?"), lambda m: _pad(m, "slash")),
 ]
 SYMBOLS: list[Rule] = [
-    ("hashtag", re.compile(r"(?<![\w&#])#(?=[^\W\d])"), "hashtag "),
+    ("hashtag", re.compile(r"#(?<![\w&#]#)(?=[^\W\d])"), "hashtag "),
     ("symbol", re.compile(rf"[{re.escape(''.join(_SIMPLE_SYMBOLS))}]"), _symbol),
 ]
 
