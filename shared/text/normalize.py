@@ -42,7 +42,7 @@ _CONTROLS = regex.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|~(?![^\W_])")  # an
 _OTHER_SPACE = re.compile(r"[^\S \n]")  # tabs, no-break spaces, CR...: plain re is faster here
 _SPACES = re.compile(r"  +")
 _LINE_END_SPACE = re.compile(r" +\n")
-_SPACE_BEFORE_STOP = re.compile(r" +(?=[,.;:!?…](?!\w))")
+_SPACE_BEFORE_STOP = re.compile(r" +(?=[,;:!?…]|\.(?![0-9]))")  # but " .5" is a number
 
 
 def normalize(text: str, *, language: str = "en") -> str:

@@ -4,7 +4,7 @@
 one regex pass each; a group with a gate runs only on the lines the gate matches (most prose
 has no digit, so the number rules skip it). The order matters: the specific readings (a phone
 number, a date, a price) take their digits before the general ones (ranges, then plain
-numbers) see them; roman numerals, abbreviations and symbols come last, when every digit is
+numbers) see them; abbreviations, roman numerals and symbols come last, when every digit is
 already a word. Every rule writes words only, and never a space before a stop, so a second
 pass finds nothing to change. Number words come from num2words, made American (no "and", no
 commas).
@@ -800,12 +800,12 @@ NUMBERS: list[Rule] = [
      _number),
 ]
 WORDS: list[Rule] = [
+    ("state", re.compile(rf", ({alternation(_STATES)})\.(?!\w)"), _state),
+    ("abbreviation", re.compile(rf"\b(?P<abbr>{_ABBR_RE})(?P<dot>\.)?(?![\w])"), _abbreviation),
     ("world_war", re.compile(r"WW(?:(II|2)|(I|1))\b"), _world_war),
     ("roman_counted", re.compile(rf"({alternation(_COUNTED)}) +(?=[IVXLCDM])({_ROMAN})\b"),
      _counted_roman),
     ("roman_regnal", re.compile(r"([A-Z][a-z]+) +(?=[IVX])((?:X{0,3})(?:IX|IV|V?I{0,3}))\b"), _regnal),
-    ("state", re.compile(rf", ({alternation(_STATES)})\.(?!\w)"), _state),
-    ("abbreviation", re.compile(rf"\b(?P<abbr>{_ABBR_RE})(?P<dot>\.)?(?![\w])"), _abbreviation),
 ]
 SLASHES: list[Rule] = [
     ("slash_per", re.compile(rf"\b({_PER_AFTER}) ?/ ?(?=(?:{_PER})s?\b)"), r"\1 per "),
