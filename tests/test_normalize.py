@@ -727,6 +727,12 @@ def test_idempotent_on_dense_symbol_text(text: str) -> None:
 
 
 @_settings
+@given(st.text(alphabet=string.printable + "$€£¥%°¢½–—’“”IVXLCDM", max_size=80))
+def test_no_digit_survives_in_any_text(text: str) -> None:
+    assert not ASCII_DIGIT.search(normalize(text))
+
+
+@_settings
 @given(_sentence)
 def test_rule_classes_leave_no_digits(sentence: str) -> None:
     out = normalize(sentence)
