@@ -6,8 +6,9 @@ megabyte) and 1 MB of the news article alone (a digit, a date or a price in ever
 the slowest realistic case). Baselines: `str.translate` with an empty table (a copy of the
 text: the floor of any pass over it) and a naive normaliser that hands every digit run to
 num2words (what a first attempt does; it reads "$4.2 million" as "$four.two million").
-Ratios are normalize's time over the baseline's. Best of REPEATS runs each, every run with
-cold number-word caches.
+Ratios are normalize's time over the baseline's. Times are this process's CPU time (other load
+on a shared machine does not count), best of REPEATS runs each, every run with cold number-word
+caches.
 """
 from __future__ import annotations
 
@@ -50,9 +51,9 @@ def best_seconds(step: Callable[[str], str], text: str) -> float:
     best = float("inf")
     for _ in range(REPEATS):
         cold_caches()
-        start = time.perf_counter()
+        start = time.process_time()
         step(text)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -80,7 +81,7 @@ def main() -> None:
     essays = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))]
     news = NEWS.read_text(encoding="utf-8")
     normalize("warm up: $5, 1984, Dr. Who")  # loads the English rules and num2words once
-    print(f"best of {REPEATS}; ratio = normalize time / baseline time\n")
+    print(f"CPU time, best of {REPEATS}; ratio = normalize time / baseline time\n")
     report("mixed prose, 1 MB", fill([*essays, *[news] * 27], MB))
     report("news article only, 1 MB", fill([news], MB))
     report("Federalist essays only", "\n\n".join(essays))
