@@ -22,6 +22,7 @@ NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
 
 CARDINALS = [
+    ('Rooms 911A and 9110 are closed.', 'Rooms nine hundred eleven A and nine thousand one hundred ten are closed.'),
     ('The rate fell .5 points.', 'The rate fell point five points.'),
     ('Hundreds? No, 1,000s of homes flooded.', 'Hundreds? No, thousands of homes flooded.'),
     ('The 100s of protesters marched.', 'The hundreds of protesters marched.'),
@@ -237,6 +238,7 @@ FRACTIONS = [
 ]
 
 PHONES = [
+    ('Police said the 911 call came at 2:14 a.m.', 'Police said the nine one one call came at two fourteen AM.'),
     ("Call 555-123-4567 for details.", "Call five five five, one two three, four five six seven for details."),
     ("The hotline is (555) 123-4567.", "The hotline is five five five, one two three, four five six seven."),
     ("Dial +1 555-123-4567 from abroad.", "Dial plus one, five five five, one two three, four five six seven from abroad."),
@@ -246,6 +248,8 @@ PHONES = [
 ]
 
 UNITS = [
+    ('She anchored the 4x100m relay.', 'She anchored the four by one hundred meters relay.'),
+    ('They drive a 4x4.', 'They drive a four by four.'),
     ('The 100m sprint final is tonight.', 'The one hundred meter sprint final is tonight.'),
     ('The 2.4 km levee is done.', 'The two point four kilometer levee is done.'),
     ('The 5 km of levees are done.', 'The five kilometers of levees are done.'),

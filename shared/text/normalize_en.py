@@ -544,7 +544,7 @@ def _scaled_count(m: re.Match[str]) -> str:
     return f"{number(amount)} {_SCALE_OF[letters]}"
 
 
-_NAMED = {"49ers": "Forty-Niners", "76ers": "Seventy-Sixers"}
+_NAMED = {"49ers": "Forty-Niners", "76ers": "Seventy-Sixers", "911": "nine one one", "411": "four one one"}
 
 
 def _number(m: re.Match[str]) -> str:
@@ -779,7 +779,8 @@ NUMBERS: list[Rule] = [
      _scaled_count),
     ("feet_inches", _rx(r"\d", r"(?<![\w.,])(\d)['′](\d{1,2})(?:[\"″]|'')"),
      lambda m: f"{cardinal(int(m.group(1)))} foot {cardinal(int(m.group(2)))}"),
-    ("named_number", _rx("47", rf"(?<!\w)({'|'.join(_NAMED)})\b"), lambda m: _NAMED[m.group(1)]),
+    ("named_number", _rx("479", rf"(?<![\w.,])({'|'.join(_NAMED)})(?![\w.,]\d|[\w-])"), lambda m: _NAMED[m.group(1)]),
+    ("by", _rx("x", r"(?<=\d)x(?=\d)"), " by "),
     ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}) ?(?P<u>{_UNIT_RE}) ?[-–] ?"
                               rf"(?=[-−]?(?:{_AMT}) ?(?P=u)(?![\w/]))"), r"\g<a>-"),
     ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?: ?[-–] ?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
