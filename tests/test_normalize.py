@@ -6,6 +6,7 @@ idempotent, and what it returns for numbers, money, dates... holds no digit at a
 """
 from __future__ import annotations
 
+import logging
 import re
 import string
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from shared.text import normalize
 from shared.text.normalize import LANGUAGES, register, version
 from shared.text.normalize import normalize as normalize_in_module
+from shared.text.normalize_en import expand
 
 NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
@@ -558,6 +560,18 @@ def test_a_registered_language_is_used() -> None:
         register("zz", None)
 
 
+def test_a_failing_rule_falls_back_to_the_neutral_steps(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(text: str) -> str:
+        raise ValueError("a bad rule")
+
+    register("zz", broken)
+    try:
+        assert normalize("It cost 5 👍 .", language="zz") == "It cost 5."
+    finally:
+        register("zz", None)
+    assert any("normalize failed" in r.getMessage() for r in caplog.records)
+
+
 def test_version_names_the_rules() -> None:
     assert version("en") == version("en-US") != version("xx")
     assert version("en").startswith("en-") and version("xx").startswith("neutral-")
@@ -571,10 +585,11 @@ def test_version_names_the_rules() -> None:
 @pytest.mark.parametrize("text", ["", " ", "\n\n", ".", "$", "%", "-", "#", "/", "1", "$.", "St.", "No.", "II", "1/0", "0/0",
                                   "99999999999999999999999", "1" * 5000, "$" + "9" * 40, "Chapter MMMM", "\x00\x01",
                                   "\ud800", "10:99 p.m.", "2026-13-45", "99/99/9999", "5 January 9999"])
-def test_edge_inputs_never_raise(text: str) -> None:
+def test_edge_inputs_never_raise(text: str, caplog: pytest.LogCaptureFixture) -> None:
     out = normalize(text)
     assert isinstance(out, str)
     assert normalize(out) == out
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no rule failed into the last resort
 
 
 def test_non_str_input_never_raises() -> None:
@@ -714,6 +729,13 @@ _settings = settings(max_examples=300, deadline=None, suppress_health_check=[Hea
 @given(st.text())
 def test_never_raises_on_arbitrary_text(text: str) -> None:
     assert isinstance(normalize(text), str)
+    assert isinstance(expand(text), str)  # the rules themselves, without normalize's last-resort catch
+
+
+@_settings
+@given(st.one_of(_sentence, st.text(alphabet=string.printable + "$€£¥%°¢½–—’“”IVXLCDM٣", max_size=80)))
+def test_the_rules_never_raise(text: str) -> None:
+    assert isinstance(expand(text), str)
 
 
 @_settings
