@@ -645,7 +645,7 @@ _WORDS = {"Inc": "Incorporated", "Corp": "Corporation", "Ltd": "Limited", "Co": 
           "viz": "namely", "a.k.a": "also known as", "a.m": "AM", "p.m": "PM", "A.M": "AM", "P.M": "PM",
           "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
           "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
-          "Dec": "December", "aka": "also known as"}
+          "Dec": "December", "aka": "also known as", "Ph.D": "PhD"}
 _NEVER_FINAL = frozenset({"vs", "e.g", "E.g", "i.e", "I.e", "cf", "viz", "a.k.a"})  # an example or a name follows
 _DOTLESS_WORDS = frozenset({"Inc", "Corp", "Ltd", "vs", "etc", "aka"})
 _ABBREVIATIONS = {*_TITLES, *_WORDS, "Dr", "St"}
@@ -711,6 +711,9 @@ _SIMPLE_SYMBOLS = {"&": "and", "@": "at", "©": "copyright", "+": "plus", "=": "
                    "#": "number", "¢": "cents"}
 
 
+_INITIALISM_AMP = re.compile(r"[A-Z]&[A-Z](?![a-z])")
+
+
 def _pad(m: re.Match[str], words: str) -> str:
     """`words` in place of the match, with a space on a side only where a word would touch it."""
     s, start, end = m.string, m.start(), m.end()
@@ -723,6 +726,8 @@ def _pad(m: re.Match[str], words: str) -> str:
 
 def _symbol(m: re.Match[str]) -> str:
     ch = m.group(0)
+    if ch == "&" and _INITIALISM_AMP.match(m.string, max(0, m.start() - 1)):
+        return ch  # AT&T, S&P, Q&A: engines say the letters' names and "and"; "AT and T" reads "at and T"
     if ch == "#" and m.start() and m.string[m.start() - 1].isalpha():
         return _pad(m, "sharp")  # C#, F#
     return _pad(m, _SIMPLE_SYMBOLS[ch])
