@@ -24,19 +24,19 @@ NEWS = Path(__file__).parent / "data" / "news" / "riverside-flood-plan.txt"
 ASCII_DIGIT = re.compile(r"[0-9]")
 
 CARDINALS = [
-    ('Rooms 911A and 9110 are closed.', 'Rooms nine hundred eleven A and nine thousand one hundred ten are closed.'),
-    ('The rate fell .5 points.', 'The rate fell point five points.'),
-    ('Hundreds? No, 1,000s of homes flooded.', 'Hundreds? No, thousands of homes flooded.'),
-    ('The 100s of protesters marched.', 'The hundreds of protesters marched.'),
-    ('The 1,500-page report landed Tuesday.', 'The one thousand five hundred-page report landed Tuesday.'),
-    ('Apollo 11 landed in 1969.', 'Apollo eleven landed in nineteen sixty-nine.'),
-    ('It was 1 in 3.', 'It was one in three.'),
-    ('A B-52 flew over.', 'A B fifty-two flew over.'),
-    ('Flight UA 1175 landed late.', 'Flight UA eleven seventy-five landed late.'),
-    ('The S&P 500 rose 1.2% to 5,431.60 on Friday.', 'The S&P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday.'),
-    ('COVID-19 cases rose 20% in a week.', 'COVID nineteen cases rose twenty percent in a week.'),
-    ('The F-35 program is costly.', 'The F thirty-five program is costly.'),
-    ('The iPhone 15 has 8GB of RAM.', 'The iPhone fifteen has eight gigabytes of RAM.'),
+    ("Rooms 911A and 9110 are closed.", "Rooms nine hundred eleven A and nine thousand one hundred ten are closed."),
+    ("The rate fell .5 points.", "The rate fell point five points."),
+    ("Hundreds? No, 1,000s of homes flooded.", "Hundreds? No, thousands of homes flooded."),
+    ("The 100s of protesters marched.", "The hundreds of protesters marched."),
+    ("The 1,500-page report landed Tuesday.", "The one thousand five hundred-page report landed Tuesday."),
+    ("Apollo 11 landed in 1969.", "Apollo eleven landed in nineteen sixty-nine."),
+    ("It was 1 in 3.", "It was one in three."),
+    ("A B-52 flew over.", "A B fifty-two flew over."),
+    ("Flight UA 1175 landed late.", "Flight UA eleven seventy-five landed late."),
+    ("The S&P 500 rose 1.2% to 5,431.60 on Friday.", "The S&P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday."),
+    ("COVID-19 cases rose 20% in a week.", "COVID nineteen cases rose twenty percent in a week."),
+    ("The F-35 program is costly.", "The F thirty-five program is costly."),
+    ("The iPhone 15 has 8GB of RAM.", "The iPhone fifteen has eight gigabytes of RAM."),
     ("The fire burned 12 homes.", "The fire burned twelve homes."),
     ("Police arrested 3 men and 1 woman.", "Police arrested three men and one woman."),
     ("The stadium holds 68,500 fans.", "The stadium holds sixty-eight thousand five hundred fans."),
@@ -68,7 +68,7 @@ NEGATIVES = [
 ]
 
 PERCENTAGES = [
-    ('Rates rose to a range of 5.25%-5.5%.', 'Rates rose to a range of five point two five to five point five percent.'),
+    ("Rates rose to a range of 5.25%-5.5%.", "Rates rose to a range of five point two five to five point five percent."),
     ("Turnout rose 12%.", "Turnout rose twelve percent."),
     ("Prices jumped 3.5% in March.", "Prices jumped three point five percent in March."),
     ("Only 1% of voters were undecided.", "Only one percent of voters were undecided."),
@@ -80,10 +80,10 @@ PERCENTAGES = [
 ]
 
 MONEY = [
-    ('Britain spent £5bn, and A$1.5 billion went to Australia.', 'Britain spent five billion pounds, and one point five billion Australian dollars went to Australia.'),
-    ('The suspect, 34, was held on $1 million bail.', 'The suspect, thirty-four, was held on one million dollar bail.'),
-    ('He paid $2.5M in 2019 and sold it for $3.1M.', 'He paid two point five million dollars in twenty nineteen and sold it for three point one million dollars.'),
-    ('Lot No. 42 sold for £1.2m at auction.', 'Lot number forty-two sold for one point two million pounds at auction.'),
+    ("Britain spent £5bn, and A$1.5 billion went to Australia.", "Britain spent five billion pounds, and one point five billion Australian dollars went to Australia."),
+    ("The suspect, 34, was held on $1 million bail.", "The suspect, thirty-four, was held on one million dollar bail."),
+    ("He paid $2.5M in 2019 and sold it for $3.1M.", "He paid two point five million dollars in twenty nineteen and sold it for three point one million dollars."),
+    ("Lot No. 42 sold for £1.2m at auction.", "Lot number forty-two sold for one point two million pounds at auction."),
     ("The plan costs $4.2 million.", "The plan costs four point two million dollars."),
     ("Tickets cost $5.", "Tickets cost five dollars."),
     ("A coffee costs $3.50 now.", "A coffee costs three dollars and fifty cents now."),
@@ -162,7 +162,7 @@ ORDINALS = [
 ]
 
 DATES = [
-    ('The film runs Nov. 5-7 at 5:30pm.', 'The film runs November fifth to seventh at five thirty PM.'),
+    ("The film runs Nov. 5-7 at 5:30pm.", "The film runs November fifth to seventh at five thirty PM."),
     ("The vote is on 2026-11-25.", "The vote is on November twenty-fifth, twenty twenty-six."),
     ("Polls open Jan. 5.", "Polls open January fifth."),
     ("The trial starts January 5, 2026, in Boston.", "The trial starts January fifth, twenty twenty-six, in Boston."),
@@ -183,9 +183,9 @@ DATES = [
 ]
 
 TIMES = [
-    ('Mrs. Obama spoke at 7 p.m. ET.', 'Missus Obama spoke at seven PM ET.'),
-    ('The quake struck at 4:17 a.m. about 10 miles west.', 'The quake struck at four seventeen AM about ten miles west.'),
-    ('The marathon record is 2:00:35.', 'The marathon record is two hours and thirty-five seconds.'),
+    ("Mrs. Obama spoke at 7 p.m. ET.", "Missus Obama spoke at seven PM ET."),
+    ("The quake struck at 4:17 a.m. about 10 miles west.", "The quake struck at four seventeen AM about ten miles west."),
+    ("The marathon record is 2:00:35.", "The marathon record is two hours and thirty-five seconds."),
     ("The vote came at 10:30 a.m.", "The vote came at ten thirty AM."),
     ("The show starts at 9 p.m. sharp.", "The show starts at nine PM sharp."),
     ("The ceremony is at 14:00.", "The ceremony is at fourteen hundred."),
@@ -204,10 +204,10 @@ TIMES = [
 ]
 
 RANGES_AND_SCORES = [
-    ('It is a 50-50 chance.', 'It is a fifty-fifty chance.'),
-    ('The diner is open 24-7.', 'The diner is open twenty-four seven.'),
-    ('The 49ers beat the Cowboys 42-10.', 'The Forty-Niners beat the Cowboys forty-two to ten.'),
-    ('The bill passed 219-213.', 'The bill passed two hundred nineteen to two hundred thirteen.'),
+    ("It is a 50-50 chance.", "It is a fifty-fifty chance."),
+    ("The diner is open 24-7.", "The diner is open twenty-four seven."),
+    ("The 49ers beat the Cowboys 42-10.", "The Forty-Niners beat the Cowboys forty-two to ten."),
+    ("The bill passed 219-213.", "The bill passed two hundred nineteen to two hundred thirteen."),
     ("Read pages 10-20.", "Read pages ten to twenty."),
     ("Expect 10–20 centimeters of snow.", "Expect ten to twenty centimeters of snow."),
     ("He led the team from 1990-95.", "He led the team from nineteen ninety to ninety-five."),
@@ -240,7 +240,7 @@ FRACTIONS = [
 ]
 
 PHONES = [
-    ('Police said the 911 call came at 2:14 a.m.', 'Police said the nine one one call came at two fourteen AM.'),
+    ("Police said the 911 call came at 2:14 a.m.", "Police said the nine one one call came at two fourteen AM."),
     ("Call 555-123-4567 for details.", "Call five five five, one two three, four five six seven for details."),
     ("The hotline is (555) 123-4567.", "The hotline is five five five, one two three, four five six seven."),
     ("Dial +1 555-123-4567 from abroad.", "Dial plus one, five five five, one two three, four five six seven from abroad."),
@@ -250,15 +250,15 @@ PHONES = [
 ]
 
 UNITS = [
-    ('She anchored the 4x100m relay.', 'She anchored the four by one hundred meters relay.'),
-    ('They drive a 4x4.', 'They drive a four by four.'),
-    ('The 100m sprint final is tonight.', 'The one hundred meter sprint final is tonight.'),
-    ('The 2.4 km levee is done.', 'The two point four kilometer levee is done.'),
-    ('The 5 km of levees are done.', 'The five kilometers of levees are done.'),
-    ('He is 6\'2" and weighs 200 lb.', 'He is six foot two and weighs two hundred pounds.'),
-    ('The app has 1.5m users and 50k followers.', 'The app has one point five million users and fifty thousand followers.'),
-    ('She is 1.8m tall.', 'She is one point eight meters tall.'),
-    ('The firm serves 2bn customers.', 'The firm serves two billion customers.'),
+    ("She anchored the 4x100m relay.", "She anchored the four by one hundred meters relay."),
+    ("They drive a 4x4.", "They drive a four by four."),
+    ("The 100m sprint final is tonight.", "The one hundred meter sprint final is tonight."),
+    ("The 2.4 km levee is done.", "The two point four kilometer levee is done."),
+    ("The 5 km of levees are done.", "The five kilometers of levees are done."),
+    ('He is 6\'2" and weighs 200 lb.', "He is six foot two and weighs two hundred pounds."),
+    ("The app has 1.5m users and 50k followers.", "The app has one point five million users and fifty thousand followers."),
+    ("She is 1.8m tall.", "She is one point eight meters tall."),
+    ("The firm serves 2bn customers.", "The firm serves two billion customers."),
     ("She ran 5 km.", "She ran five kilometers."),
     ("He walked 1 km home.", "He walked one kilometer home."),
     ("A 5-km race is planned.", "A five-kilometer race is planned."),
@@ -294,8 +294,8 @@ UNITS = [
 ]
 
 ROMAN = [
-    ('The Saturn V rocket flew.', 'The Saturn Five rocket flew.'),
-    ('The Mark IV tank rolled in.', 'The Mark Four tank rolled in.'),
+    ("The Saturn V rocket flew.", "The Saturn Five rocket flew."),
+    ("The Mark IV tank rolled in.", "The Mark Four tank rolled in."),
     ("World War II ended in 1945.", "World War Two ended in nineteen forty-five."),
     ("World War I began in 1914.", "World War One began in nineteen fourteen."),
     ("Read Chapter IV first.", "Read Chapter four first."),
@@ -321,8 +321,8 @@ ROMAN = [
 ]
 
 ABBREVIATIONS = [
-    ('Apple Inc. (AAPL) reported record revenue.', 'Apple Incorporated (AAPL) reported record revenue.'),
-    ('It made landfall near St. Petersburg, Fla.', 'It made landfall near Saint Petersburg, Florida.'),
+    ("Apple Inc. (AAPL) reported record revenue.", "Apple Incorporated (AAPL) reported record revenue."),
+    ("It made landfall near St. Petersburg, Fla.", "It made landfall near Saint Petersburg, Florida."),
     ("Dr. Jones of St. Louis met Mrs. Smith on Jan. 5.", "Doctor Jones of Saint Louis met Missus Smith on January fifth."),
     ("Mr. Lee and Ms. Park spoke.", "Mister Lee and Miz Park spoke."),
     ("Prof. Adams teaches law.", "Professor Adams teaches law."),
