@@ -73,6 +73,9 @@ class Settings:
     chunk_target_chars: int = 2500  # READOUT_CHUNK_TARGET
     chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
+    # Speech rendering
+    loudness_lufs: float = -19.0  # READOUT_LOUDNESS_LUFS (integrated loudness of every chunk, mono)
+    pauses: str = ""  # READOUT_PAUSES: overrides of the pause table, e.g. "sentence=300,paragraph=800"
     # Workers and locks
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
@@ -85,6 +88,7 @@ class Settings:
     default_engine: str = "piper"  # READOUT_DEFAULT_ENGINE
     piper_voice: str = ""  # READOUT_PIPER_VOICE: path to a Piper .onnx; "" = bundled joe
     piper_processes: int = 1  # READOUT_PIPER_PROCESSES (Piper worker processes per worker)
+    piper_length_scale: float = 1.2  # READOUT_PIPER_LENGTH_SCALE (narration rate at speed 1.0)
     fake_engine: bool = False  # READOUT_FAKE_ENGINE=1 registers the `fake` engine
     fake_latency_ms: int = 200  # READOUT_FAKE_LATENCY_MS
     fake_fail_rate: float = 0.0  # READOUT_FAKE_FAIL_RATE (fraction of calls throttled)
@@ -125,6 +129,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
+        loudness_lufs=_float(env, "READOUT_LOUDNESS_LUFS", -19.0),
+        pauses=env.get("READOUT_PAUSES", ""),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
@@ -135,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_engine=env.get("READOUT_DEFAULT_ENGINE") or "piper",
         piper_voice=env.get("READOUT_PIPER_VOICE", ""),
         piper_processes=_int(env, "READOUT_PIPER_PROCESSES", 1),
+        piper_length_scale=_float(env, "READOUT_PIPER_LENGTH_SCALE", 1.2),
         fake_engine=_bool(env, "READOUT_FAKE_ENGINE"),
         fake_latency_ms=_int(env, "READOUT_FAKE_LATENCY_MS", 200),
         fake_fail_rate=_float(env, "READOUT_FAKE_FAIL_RATE", 0.0),
