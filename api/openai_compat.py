@@ -112,7 +112,8 @@ async def speech(request: web.Request) -> web.StreamResponse:
     _check_unsupported(body)
     engine_name = engine_for_model(model, c.settings)
     engine_voice = voice_for(engine_name, voice, c.settings)
-    text = await clean_article(raw_input, "text", c.settings, what="'input'")
-    job_id = await submit_job(request, text=text, engine_name=engine_name, voice=engine_voice, variant=None)
-    log.info("speech request", extra={"job_id": job_id, "model": model, "engine": engine_name, "chars": len(text)})
+    document = await clean_article(raw_input, "text", c.settings, what="'input'")
+    job_id = await submit_job(request, document=document, engine_name=engine_name, voice=engine_voice, variant=None)
+    log.info("speech request", extra={"job_id": job_id, "model": model, "engine": engine_name,
+                                      "chars": len(document.text)})
     return await stream_audio(request, c, job_id)

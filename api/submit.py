@@ -1,34 +1,53 @@
 """Turning a `POST /v1/jobs` request into a validated submission.
 
-Two shapes: a JSON object `{"text", "format", "engine", "voice"}`, or the raw article as
-the body with `Content-Type: text/plain|text/markdown|text/html` and engine/voice as query
-parameters. The body size is checked against the limit before it is read.
+Two shapes: a JSON object `{"text", "format", "engine", "voice", "speed"}`, or the raw article
+as the body with `Content-Type: text/plain|text/markdown|text/html` and engine/voice/speed as
+query parameters. The body size is checked against the limit before it is read. `speed` is
+the speaking rate, 0.5 to 2.0 (default 1.0).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from api.errors import ApiError
-from shared.chunking import clean_text
 from shared.config import Settings
+from shared.text import Document, clean_document
 
 FORMATS = ("text", "markdown", "html")
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
 _OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop keeps serving
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
 @dataclass(frozen=True)
 class Submission:
-    text: str  # cleaned
+    document: Document  # cleaned
     format: str
     engine: str | None
     voice: str | None
     variant: str | None
+    speed: float = 1.0
+
+
+def parse_speed(value: object) -> float:
+    """A job's `speed` from JSON (a number) or a query parameter (its text); 400 if invalid."""
+    if value is None:
+        return 1.0
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not MIN_SPEED <= value <= MAX_SPEED:
+        raise ApiError(400, "invalid_parameter", f"'speed' must be a number from {MIN_SPEED} to {MAX_SPEED}")
+    return float(value)
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
@@ -56,7 +75,7 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
     return value or None
 
 
-def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | None]:
+def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | None, float]:
     try:
         obj = json.loads(_decode(body))
     except json.JSONDecodeError as exc:
@@ -70,15 +89,17 @@ def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | No
     fmt = obj.get("format", "text")
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ApiError(400, "unknown_format", f"'format' must be one of {', '.join(FORMATS)}")
-    return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
+    return (obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant"),
+            parse_speed(obj.get("speed")))
 
 
-async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> str:
-    """The text that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
+async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> Document:
+    """The document that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
     if len(raw) > _OFFLOAD_CHARS:
-        text = await asyncio.to_thread(clean_text, raw, fmt)
+        document = await asyncio.to_thread(clean_document, raw, fmt)
     else:
-        text = clean_text(raw, fmt)
+        document = clean_document(raw, fmt)
+    text = document.text
     if not text:
         raise ApiError(400, "text_empty", f"{what} has no speakable text after cleaning")
     if len(text) > settings.max_chars:
@@ -86,7 +107,7 @@ async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the
             413, "text_too_long",
             f"{what} has {len(text)} characters after cleaning; the limit is {settings.max_chars} (READOUT_MAX_CHARS)",
         )
-    return text
+    return document
 
 
 async def parse_submission(request: web.Request, settings: Settings) -> Submission:
@@ -100,10 +121,11 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
     if not body.strip():
         raise ApiError(400, "text_empty", "the request body is empty")
     if content_type == "application/json":
-        raw, fmt, engine, voice, variant = _parse_json(body)
+        raw, fmt, engine, voice, variant, speed = _parse_json(body)
     else:
         raw, fmt = _decode(body), CONTENT_TYPES[content_type]
         query = request.query
         engine, voice, variant = query.get("engine") or None, query.get("voice") or None, query.get("variant") or None
-    text = await clean_article(raw, fmt, settings)
-    return Submission(text=text, format=fmt, engine=engine, voice=voice, variant=variant)
+        speed = parse_speed(query.get("speed"))
+    document = await clean_article(raw, fmt, settings)
+    return Submission(document=document, format=fmt, engine=engine, voice=voice, variant=variant, speed=speed)
