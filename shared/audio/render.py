@@ -111,9 +111,14 @@ async def render_chunk(
             usage.billed_chars += speech.billed_chars
             return speech
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(speak(s)) for s in sentences]
-    speeches = [t.result() for t in tasks]
+    tasks = [asyncio.ensure_future(speak(s)) for s in sentences]
+    try:
+        speeches = await asyncio.gather(*tasks)
+    except BaseException:  # the first failure is the chunk's; the other units are not needed any more
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return await asyncio.to_thread(assemble, speeches, [s.boundary for s in sentences], params, settings)
 
 
