@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 from shared.audio import mp3
-from shared.config import Settings
 from shared.audio.render import PauseTable, RenderSettings
+from shared.config import Settings
 from shared.engines.base import AudioParams, Speech
 from shared.engines.fake import FakeEngine
 from shared.synthesis import ChunkResult, get_or_synthesize

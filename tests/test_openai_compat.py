@@ -9,9 +9,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from shared.audio.mp3 import strip_headers
-from shared.engines.fake import fake_mp3
 from tests.conftest import CORPUS, RedisServer, free_port
+from tests.fake_speech import expected_mp3, expected_seconds
 from tests.stack import Stack, get_json
 from tests.test_service_e2e import fresh
 
@@ -70,8 +69,8 @@ def test_stream_to_file_gives_a_valid_mp3_made_by_the_job_pipeline(stack: Stack,
     calls = after["provider_calls"] - before["provider_calls"]
     assert calls > 3  # chunked and fanned out like any job
     assert after["jobs"]["done"] - before["jobs"]["done"] == 1
-    # Fake speech lasts 10 ms a character: the file holds the whole input.
-    assert probe_duration(out) == pytest.approx(len(text) * 0.010, rel=0.03)
+    # Fake speech lasts 10 ms a character, plus the pauses: the file holds the whole input.
+    assert probe_duration(out) == pytest.approx(expected_seconds(text), rel=0.03)
 
     again = tmp_path / "again.mp3"
     with client.audio.speech.with_streaming_response.create(model="tts-1-hd", voice="alloy", input=text) as response:
@@ -100,8 +99,8 @@ def test_voice_mapping(client: OpenAI) -> None:
 
     default, alloy, nova, b = speak("fake-a"), speak("alloy"), speak("nova"), speak("fake-b")
     assert default == alloy == nova
-    assert strip_headers(fake_mp3(text, "fake-a")) == default
-    assert strip_headers(fake_mp3(text, "fake-b")) == b != default
+    assert expected_mp3(text, "fake-a") == default
+    assert expected_mp3(text, "fake-b") == b != default
 
 
 @pytest.mark.parametrize(("fields", "error", "code"), [
@@ -123,7 +122,7 @@ def test_unsupported_requests_are_refused_with_a_code(client: OpenAI, fields: di
 def test_speed_one_is_accepted(client: OpenAI) -> None:
     text = fresh("Speed one.")
     audio = client.audio.speech.create(model="tts-1", voice="echo", input=text, speed=1.0)
-    assert audio.content == strip_headers(fake_mp3(text, "fake-a"))  # tts-1: the default engine, its default voice
+    assert audio.content == expected_mp3(text, "fake-a")  # tts-1: the default engine, its default voice
 
 
 def test_a_wrong_key_is_refused(stack: Stack) -> None:
