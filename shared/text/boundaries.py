@@ -33,7 +33,7 @@ _SPEAKABLE = re.compile(r"[^\W_]")
 _OPEN = re.compile(r"\s*[(\[]\s*")
 _CLOSE = re.compile(r"\s*[)\]]")
 _DASH = re.compile(r"\s*[\u2013\u2014\u2015]\s*|\s+-{1,2}(?:\s+|$)|-{2,}")
-_COMMA_RUN = re.compile(r"(?:\s*,)+(?=\s*[,.;:!?…]|\s*$)|^\s*,\s*")
+_COMMA_RUN = re.compile(r"(?:\s*,)+\s*(?=[,.;:!?…]|$)|^\s*,\s*")
 _COMMAS = re.compile(r"\s*,(?:\s*,)*\s*")
 _ENDS_IN_WORD = re.compile(r"[^\W_]$")
 
