@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.audio.loudness import normalize_loudness
 from shared.audio.render import RenderSettings, render_chunk, speech_core
-from shared.config import Settings
+from shared.config import Settings, load_settings
 from shared.engines.espeak import EspeakEngine, wav_to_pcm
 from shared.engines.piper import PiperEngine
 from shared.text import clean_document, document_sentences, split_sentences, split_text
@@ -56,7 +56,7 @@ def first_words(text: str, words: int) -> str:
 
 
 async def piper_figures(words: int) -> None:
-    settings = Settings()
+    settings = load_settings()  # READOUT_PIPER_LENGTH_SCALE, READOUT_PAUSES, ... apply
     engine = PiperEngine(settings)
     render = RenderSettings.from_settings(settings)
     text = first_words(ESSAY.read_text(encoding="utf-8"), words)
