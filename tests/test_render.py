@@ -144,6 +144,18 @@ async def test_a_failing_unit_fails_the_chunk_and_stops_the_others() -> None:
     assert "bad" in engine.spoken
 
 
+async def test_audio_that_cannot_be_assembled_is_an_engine_error() -> None:
+    class MixedRates(Padded):
+        async def speak(self, text: str, params: AudioParams) -> Speech:
+            speech = await super().speak(text, params)
+            return dataclasses.replace(speech, sample_rate=RATE if text == "a" else RATE // 2)
+
+    engine = MixedRates()
+    with pytest.raises(EngineError) as info:
+        await render_chunk(engine, [unit("a"), unit("b")], engine.params(), RenderSettings())
+    assert info.value.code == "provider_failed" and "sample rates" in str(info.value)
+
+
 def test_pause_table_overrides() -> None:
     assert PauseTable.parse("") == PauseTable()
     assert PauseTable.parse("sentence=300, paragraph=900") == PauseTable(sentence=300, paragraph=900)

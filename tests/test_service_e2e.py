@@ -9,8 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis as sync_redis
 
+from shared import keys
 from shared.audio import mp3
+from shared.audio.rendered import RenderedChunk
 from shared.config import load_settings
 from shared.engines.fake import FakeEngine
 from shared.text import clean_document
@@ -90,9 +93,6 @@ async def test_submit_poll_download_gives_one_valid_mp3(stack: Stack, http, tmp_
     errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
     assert errors.returncode == 0 and errors.stderr == ""
 
-    import redis as sync_redis
-
-    from shared import keys
     client = sync_redis.Redis.from_url(redis_server.url)
     pieces = [client.get(keys.audio(k.decode())) for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
     client.close()
@@ -163,3 +163,23 @@ async def test_engines_list(stack: Stack, http) -> None:
         engines = {e["name"]: e for e in (await resp.json())["engines"]}
     assert {"piper", "espeak", "fake"} <= set(engines)
     assert all(e["max_chars"] > 0 and e["voices"] for e in engines.values())
+
+
+async def test_markdown_job_keeps_its_chapters_and_each_chunk_its_sentence_timings(stack: Stack, http,
+                                                                                   redis_server) -> None:
+    article = fresh("# The First Part\n\nIt starts here. It goes on.\n\n## The Second Part\n\n- a point\n- another\n")
+    async with http.post(f"{stack.url}/v1/jobs", json={"text": article, "format": "markdown"}) as resp:
+        assert resp.status == 202
+        job = await resp.json()
+    final = await wait_done(http, stack.url, job["id"])
+    assert final["status"] == "done"
+    planned = split_for_engine(clean_document(article, "markdown"), load_settings(stack._env()), FakeEngine.max_chars)
+    client = sync_redis.Redis.from_url(redis_server.url)
+    try:
+        chapters = json.loads(client.hget(keys.job(job["id"]), "chapters"))
+        names = [k.decode() for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
+        rendered = [RenderedChunk.from_bytes(client.get(keys.chunk(k))) for k in names]
+    finally:
+        client.close()
+    assert chapters == ["The First Part", "The Second Part"]
+    assert [len(c.sentences) for c in rendered] == [len(c) for c in planned]

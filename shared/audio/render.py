@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import av
 import numpy as np
 
 from shared.audio.encode import pcm_to_mp3
@@ -119,7 +120,10 @@ async def render_chunk(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    return await asyncio.to_thread(assemble, speeches, [s.boundary for s in sentences], params, settings)
+    try:
+        return await asyncio.to_thread(assemble, speeches, [s.boundary for s in sentences], params, settings)
+    except (ValueError, av.FFmpegError) as exc:  # audio the engine returned that cannot be assembled
+        raise EngineError(engine.name, f"its audio could not be rendered: {exc}", code="provider_failed") from exc
 
 
 def assemble(speeches: Sequence[Speech], boundaries: Sequence[Boundary], params: AudioParams,
