@@ -9,6 +9,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
+
+from shared.text.document import Boundary
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -52,6 +55,19 @@ def _api_keys(raw: str) -> dict[str, str]:
     return keys
 
 
+def _pauses(raw: str) -> tuple[tuple[str, int], ...]:
+    """Parse `sentence=300,paragraph=800` (boundary names, milliseconds)."""
+    names = get_args(Boundary)
+    pauses: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, ms = (p.strip() for p in item.partition("="))
+        if not sep or name not in names or not ms.isdigit():
+            raise ValueError(f"READOUT_PAUSES must be name=milliseconds pairs with names from {', '.join(names)}; "
+                             f"got {item!r}")
+        pauses[name] = int(ms)
+    return tuple(sorted(pauses.items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     # Redis
@@ -75,7 +91,7 @@ class Settings:
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
     # Speech rendering
     loudness_lufs: float = -19.0  # READOUT_LOUDNESS_LUFS (integrated loudness of every chunk, mono)
-    pauses: str = ""  # READOUT_PAUSES: overrides of the pause table, e.g. "sentence=300,paragraph=800"
+    pauses: tuple[tuple[str, int], ...] = ()  # READOUT_PAUSES: pause table overrides, "sentence=300,paragraph=800"
     # Workers and locks
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
@@ -130,7 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
         loudness_lufs=_float(env, "READOUT_LOUDNESS_LUFS", -19.0),
-        pauses=env.get("READOUT_PAUSES", ""),
+        pauses=_pauses(env.get("READOUT_PAUSES", "")),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),

@@ -10,7 +10,7 @@ import pytest
 from shared.audio.decode import decode_to_pcm
 from shared.audio.loudness import integrated_lufs, limit, normalize_loudness, true_peak_dbtp
 from shared.audio.render import PauseTable, RenderSettings, Usage, render_chunk
-from shared.config import Settings
+from shared.config import Settings, load_settings
 from shared.engines.base import AudioParams, Engine, EngineError, Speech, VoiceInfo
 from shared.engines.fake import SAMPLE_RATE, FakeEngine
 from shared.text import Sentence
@@ -157,11 +157,13 @@ async def test_audio_that_cannot_be_assembled_is_an_engine_error() -> None:
 
 
 def test_pause_table_overrides() -> None:
-    assert PauseTable.parse("") == PauseTable()
-    assert PauseTable.parse("sentence=300, paragraph=900") == PauseTable(sentence=300, paragraph=900)
+    assert RenderSettings.from_settings(load_settings({})) == RenderSettings()
+    custom = RenderSettings.from_settings(load_settings({"READOUT_PAUSES": "sentence=300, paragraph=900",
+                                                         "READOUT_LOUDNESS_LUFS": "-16"}))
+    assert custom.pauses == PauseTable(sentence=300, paragraph=900) and custom.loudness_lufs == -16
     for bad in ("sentence", "nope=1", "sentence=-1", "sentence=fast"):
         with pytest.raises(ValueError):
-            PauseTable.parse(bad)
+            load_settings({"READOUT_PAUSES": bad})
     defaults = PauseTable()
     assert defaults.paragraph >= 1.5 * defaults.sentence and defaults.heading > defaults.paragraph
 

@@ -17,7 +17,6 @@ from the sample counts, so they are exact.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,18 +50,6 @@ class PauseTable:
     def after(self, boundary: Boundary) -> int:
         return int(getattr(self, boundary))
 
-    @classmethod
-    def parse(cls, spec: str) -> PauseTable:
-        """`"sentence=300,paragraph=700"`: named overrides of the defaults; ValueError if bad."""
-        values: dict[str, int] = {}
-        names = {f.name for f in dataclasses.fields(cls)}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            name, sep, raw = item.partition("=")
-            if not sep or name.strip() not in names or not raw.strip().isdigit():
-                raise ValueError(f"READOUT_PAUSES: expected name=ms pairs with names from {sorted(names)}, got {item!r}")
-            values[name.strip()] = int(raw)
-        return cls(**values)
-
 
 @dataclass(frozen=True)
 class RenderSettings:
@@ -80,7 +67,7 @@ class RenderSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RenderSettings:
-        return cls(pauses=PauseTable.parse(settings.pauses), loudness_lufs=settings.loudness_lufs)
+        return cls(pauses=PauseTable(**dict(settings.pauses)), loudness_lufs=settings.loudness_lufs)
 
 
 @dataclass
