@@ -12,6 +12,7 @@ from shared import jobs
 from shared.config import Settings
 from shared.engines import UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
+from shared.text import Document
 
 routes = web.RouteTableDef()
 
@@ -28,20 +29,20 @@ def resolve_voice(settings: Settings, engine_name: str | None, voice: str | None
         raise ApiError(422, "unknown_voice", f"engine {name!r} has no voice {voice!r}; see GET /v1/engines") from exc
 
 
-async def submit_job(request: web.Request, *, text: str | None, engine_name: str | None, voice: str | None,
-                     variant: str | None, source_url: str | None = None) -> str:
+async def submit_job(request: web.Request, *, document: Document | None, engine_name: str | None, voice: str | None,
+                     variant: str | None, speed: float = 1.0, source_url: str | None = None) -> str:
     """Store the job record and enqueue its article job; the shared path of every submit endpoint.
 
-    A URL job (`source_url`, no text) is charged its job but no characters: its length is
+    A URL job (`source_url`, no document) is charged its job but no characters: its length is
     known only once the worker has read the page.
     """
     c = ctx(request)
     owner = caller(request, c.settings)
     engine, params = resolve_voice(c.settings, engine_name, voice, variant)
-    await request.app[LIMITS].charge(owner, len(text or ""))
+    await request.app[LIMITS].charge(owner, len(document.text) if document else 0)
     job_id = jobs.new_job_id()
     await jobs.create_job(c.redis, job_id=job_id, owner=owner, engine=engine.name, voice=params.voice,
-                          variant=params.variant, text=text, source_url=source_url)
+                          variant=params.variant, document=document, speed=speed, source_url=source_url)
     await c.queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id))
     return job_id
 
@@ -51,8 +52,8 @@ async def create(request: web.Request) -> web.Response:
     c = ctx(request)
     caller(request, c.settings)  # 401 before reading a body
     sub = await parse_submission(request, c.settings)
-    job_id = await submit_job(request, text=None if sub.url else sub.text, source_url=sub.url,
-                              engine_name=sub.engine, voice=sub.voice, variant=sub.variant)
+    job_id = await submit_job(request, document=sub.document, source_url=sub.url, engine_name=sub.engine,
+                              voice=sub.voice, variant=sub.variant, speed=sub.speed)
     urls = job_urls(job_id)
     return web.json_response({"id": job_id, "status": "queued", **urls}, status=202,
                              headers={"Location": urls["status_url"]})

@@ -24,7 +24,6 @@ Mapping:
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from typing import Any
@@ -73,8 +72,6 @@ VOICE_MAP: dict[str, dict[str, str]] = {
 }
 SPEED_RANGE = (0.25, 4.0)  # what OpenAI accepts
 JOB_SPEED_RANGE = (0.5, 2.0)  # what a job runs at
-# The job's `speed` parameter comes with the synthesis-speed work; until submit_job takes it, speed is accepted unused.
-_JOBS_TAKE_SPEED = "speed" in inspect.signature(submit_job).parameters
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -151,11 +148,11 @@ async def speech(request: web.Request) -> web.StreamResponse:
     fmt, speed = _options(body)
     engine_name = engine_for_model(model, c.settings)
     engine_voice = voice_for(engine_name, voice, c.settings)
-    text = await clean_article(raw_input, "text", c.settings, what="'input'")
-    job_id = await submit_job(request, text=text, engine_name=engine_name, voice=engine_voice, variant=None,
-                              **({"speed": speed} if speed != 1.0 and _JOBS_TAKE_SPEED else {}))
-    log.info("speech request", extra={"job_id": job_id, "model": model, "engine": engine_name, "chars": len(text),
-                                      "format": fmt})
+    document = await clean_article(raw_input, "text", c.settings, what="'input'")
+    job_id = await submit_job(request, document=document, engine_name=engine_name, voice=engine_voice, variant=None,
+                              speed=speed)
+    log.info("speech request", extra={"job_id": job_id, "model": model, "engine": engine_name,
+                                      "chars": len(document.text), "format": fmt})
     return await stream_audio(request, c, job_id, audio_response(fmt, {"X-Readout-Job": job_id}))
 
 

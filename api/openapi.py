@@ -39,6 +39,7 @@ def _nullable(schema: Schema) -> Schema:
 _INT = {"type": "integer", "minimum": 0}
 _STR = {"type": "string"}
 _NUM = {"type": "number"}
+_SPEED = {"type": "number", "minimum": 0.5, "maximum": 2.0, "default": 1.0}
 _JOB_ID = {"name": "job_id", "in": "path", "required": True, "description": "32 lowercase hex characters.",
            "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 _NOT_FOUND = _error("`job_not_found`: no such job, or not yours (the two are indistinguishable).")
@@ -67,6 +68,7 @@ SCHEMAS: dict[str, Schema] = {
             "engine": {**_STR, "description": "An engine name from `GET /v1/engines`; default READOUT_DEFAULT_ENGINE."},
             "voice": {**_STR, "description": "A voice id of the engine; default its default voice."},
             "variant": {**_STR, "description": "Engine-specific variant (Polly: standard, neural, long-form, generative)."},
+            "speed": {**_SPEED, "description": "Speaking rate, 0.5 to 2.0 (1.25 = 1/1.25 of the duration); default 1.0."},
         },
     },
     "JobCreated": {
@@ -77,14 +79,14 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Job": {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "status", "engine", "voice", "characters", "chunks", "cache", "error", "created_at",
+        "required": ["id", "status", "engine", "voice", "speed", "characters", "chunks", "cache", "error", "created_at",
                      "started_at", "finished_at", "duration_seconds", "time_to_first_audio_seconds", "audio_url",
                      "title", "author", "source_url"],
         "properties": {
             "id": {**_STR, "pattern": "^[0-9a-f]{32}$"},
             "status": {"enum": ["queued", "fetching", "running", "done", "failed", "cancelled"],
                        "description": "`fetching`: a URL job's page is being read."},
-            "engine": _STR, "voice": _STR,
+            "engine": _STR, "voice": _STR, "speed": _SPEED,
             "characters": {**_INT, "description": "Characters after cleaning."},
             "chunks": {"type": "object", "required": ["total", "done"], "additionalProperties": False,
                        "properties": {"total": {**_nullable(_INT), "description": "null until the text is chunked."},
@@ -181,8 +183,10 @@ PATHS: dict[str, Any] = {
         "operationId": "submitJob", "tags": ["jobs"], "summary": "Submit an article",
         "description": "JSON (`JobSubmission`), or the raw article as the body with `Content-Type: text/plain`, "
                        "`text/markdown` or `text/html` and `engine`/`voice` as query parameters.",
-        "parameters": [{"name": n, "in": "query", "required": False, "schema": _STR,
-                        "description": f"{n} (raw-body submissions only)"} for n in ("engine", "voice", "variant")],
+        "parameters": [*({"name": n, "in": "query", "required": False, "schema": _STR,
+                          "description": f"{n} (raw-body submissions only)"} for n in ("engine", "voice", "variant")),
+                       {"name": "speed", "in": "query", "required": False, "schema": _SPEED,
+                        "description": "speed (raw-body submissions only)"}],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": _ref("JobSubmission")},
             "text/plain": {"schema": _STR}, "text/markdown": {"schema": _STR}, "text/html": {"schema": _STR}}},

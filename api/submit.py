@@ -1,37 +1,55 @@
 """Turning a `POST /v1/jobs` request into a validated submission.
 
-Two shapes: a JSON object `{"text", "format", "engine", "voice"}` (or `{"url", ...}` instead
-of text: the worker fetches the page), or the raw article as the body with
-`Content-Type: text/plain|text/markdown|text/html` and engine/voice as query parameters.
-The body size is checked against the limit before it is read.
+Two shapes: a JSON object `{"text", "format", "engine", "voice", "speed"}` (or `{"url", ...}`
+instead of text: the worker fetches the page), or the raw article as the body with
+`Content-Type: text/plain|text/markdown|text/html` and engine/voice/speed as query parameters. The body size is checked against the limit before it is read. `speed` is
+the speaking rate, 0.5 to 2.0 (default 1.0).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from api.errors import ApiError
-from shared.chunking import clean_text
 from shared.config import Settings
 from shared.fetch import FetchError, check_url
+from shared.text import Document, clean_document
 
 FORMATS = ("text", "markdown", "html")
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
 _OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop keeps serving
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
 @dataclass(frozen=True)
 class Submission:
-    text: str  # cleaned; "" for a URL job
+    document: Document | None  # cleaned; None for a URL job
     format: str
     engine: str | None
     voice: str | None
     variant: str | None
+    speed: float = 1.0
     url: str | None = None  # a URL job: checked here, fetched by the worker
+
+
+def parse_speed(value: object) -> float:
+    """A job's `speed` from JSON (a number) or a query parameter (its text); 400 if invalid."""
+    if value is None:
+        return 1.0
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not MIN_SPEED <= value <= MAX_SPEED:
+        raise ApiError(400, "invalid_parameter", f"'speed' must be a number from {MIN_SPEED} to {MAX_SPEED}")
+    return float(value)
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
@@ -69,7 +87,7 @@ def _load_json(body: bytes) -> dict[str, Any]:
     return obj
 
 
-def _parse_json(obj: dict[str, Any]) -> tuple[str, str, str | None, str | None, str | None]:
+def _parse_json(obj: dict[str, Any]) -> tuple[str, str, str | None, str | None, str | None, float]:
     if "text" not in obj:
         raise ApiError(400, "text_missing", "JSON body has no 'text' field")
     if not isinstance(obj["text"], str):
@@ -77,7 +95,8 @@ def _parse_json(obj: dict[str, Any]) -> tuple[str, str, str | None, str | None, 
     fmt = obj.get("format", "text")
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ApiError(400, "unknown_format", f"'format' must be one of {', '.join(FORMATS)}")
-    return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
+    return (obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant"),
+            parse_speed(obj.get("speed")))
 
 
 def url_submission(obj: dict[str, Any], settings: Settings) -> Submission:
@@ -91,16 +110,17 @@ def url_submission(obj: dict[str, Any], settings: Settings) -> Submission:
         checked = check_url(url.strip(), settings)
     except FetchError as exc:
         raise ApiError(422 if exc.code == "url_forbidden" else 400, exc.code, exc.message) from exc
-    return Submission(text="", format="url", engine=_optional_str(obj, "engine"), voice=_optional_str(obj, "voice"),
-                      variant=_optional_str(obj, "variant"), url=checked)
+    return Submission(document=None, format="url", engine=_optional_str(obj, "engine"), voice=_optional_str(obj, "voice"),
+                      variant=_optional_str(obj, "variant"), speed=parse_speed(obj.get("speed")), url=checked)
 
 
-async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> str:
-    """The text that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
+async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> Document:
+    """The document that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
     if len(raw) > _OFFLOAD_CHARS:
-        text = await asyncio.to_thread(clean_text, raw, fmt)
+        document = await asyncio.to_thread(clean_document, raw, fmt)
     else:
-        text = clean_text(raw, fmt)
+        document = clean_document(raw, fmt)
+    text = document.text
     if not text:
         raise ApiError(400, "text_empty", f"{what} has no speakable text after cleaning")
     if len(text) > settings.max_chars:
@@ -108,7 +128,7 @@ async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the
             413, "text_too_long",
             f"{what} has {len(text)} characters after cleaning; the limit is {settings.max_chars} (READOUT_MAX_CHARS)",
         )
-    return text
+    return document
 
 
 async def parse_submission(request: web.Request, settings: Settings) -> Submission:
@@ -125,10 +145,11 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
         obj = _load_json(body)
         if "url" in obj:
             return url_submission(obj, settings)
-        raw, fmt, engine, voice, variant = _parse_json(obj)
+        raw, fmt, engine, voice, variant, speed = _parse_json(obj)
     else:
         raw, fmt = _decode(body), CONTENT_TYPES[content_type]
         query = request.query
         engine, voice, variant = query.get("engine") or None, query.get("voice") or None, query.get("variant") or None
-    text = await clean_article(raw, fmt, settings)
-    return Submission(text=text, format=fmt, engine=engine, voice=voice, variant=variant)
+        speed = parse_speed(query.get("speed"))
+    document = await clean_article(raw, fmt, settings)
+    return Submission(document=document, format=fmt, engine=engine, voice=voice, variant=variant, speed=speed)

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from shared.audio.encode import pcm_to_mp3
 from shared.config import load_settings
 from shared.engines import get_engine
 from shared.engines.base import Engine
@@ -113,7 +114,8 @@ class Baseline:
                 return audio
             if await self.redis.set(lock_key, secrets.token_hex(8), nx=True, px=LOCK_TTL_MS):
                 try:
-                    audio = (await self.engine.synthesize(text, self.params)).audio
+                    speech = await self.engine.speak(text, self.params)
+                    audio = await asyncio.to_thread(pcm_to_mp3, speech.pcm, speech.sample_rate)
                     await self.redis.incr(PROVIDER_CALLS)
                     await self.redis.set(audio_key, audio)
                     return audio

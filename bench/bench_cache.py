@@ -26,10 +26,11 @@ from redis.asyncio import Redis
 from shared import keys, stats
 from shared.audio import mp3
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, Synthesis, VoiceInfo
+from shared.engines.base import AudioParams, Engine, Speech, VoiceInfo
 from shared.engines.fake import FakeEngine, fake_mp3
-from shared.store.cache import cache_key
+from shared.store.cache import cache_key, chunk_text
 from shared.synthesis import get_or_synthesize
+from shared.text.document import Sentence
 from shared.wakeup import AudioWaker
 from tests.conftest import CORPUS, RedisServer, free_port
 
@@ -55,7 +56,7 @@ async def herd(redis: Redis, chunks: list[str], use_waker: bool) -> str:
 
     async def caller() -> list[str]:
         results = await asyncio.gather(*(
-            get_or_synthesize(redis, engine, text, params, settings=settings, waker=waker) for text in chunks
+            get_or_synthesize(redis, engine, one_unit(text), params, settings=settings, waker=waker) for text in chunks
         ))
         return [r.source for r in results]
 
@@ -74,7 +75,7 @@ async def herd(redis: Redis, chunks: list[str], use_waker: bool) -> str:
 
 async def warm_assembly(redis: Redis, chunks: list[str], runs: int) -> None:
     engine = FakeEngine(Settings(fake_engine=True))
-    names = [keys.audio(cache_key(text, engine.params())) for text in chunks]
+    names = [keys.audio(cache_key(chunk_text(one_unit(text)), engine.params())) for text in chunks]
 
     async def ours() -> bytes:
         return mp3.join(await redis.mget(names))
@@ -129,10 +130,10 @@ class Holder(Engine):
     def params(self, voice: str | None = None, variant: str | None = None) -> AudioParams:
         return AudioParams(engine=self.name, engine_version="1", voice="v")
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         await asyncio.sleep(self.hold_s)
         self.landed = time.perf_counter()
-        return Synthesis(audio=b"x" * 1000, billed_chars=len(text))
+        return Speech(pcm=bytes(1000), sample_rate=8000, billed_chars=len(text))
 
 
 async def wake_latency(redis: Redis, trials: int, waiters: int) -> None:
@@ -167,12 +168,17 @@ async def wake_latency(redis: Redis, trials: int, waiters: int) -> None:
 
 async def _timed_call(redis: Redis, engine: Holder, text: str, settings: Settings, waker: AudioWaker | None) -> float:
     """When this caller got the chunk."""
-    await get_or_synthesize(redis, engine, text, engine.params(), settings=settings, waker=waker)
+    await get_or_synthesize(redis, engine, one_unit(text), engine.params(), settings=settings, waker=waker)
     return time.perf_counter()
 
 
 def _key(text: str, engine: Engine) -> str:
-    return cache_key(text, engine.params())
+    return cache_key(chunk_text(one_unit(text)), engine.params())
+
+
+def one_unit(text: str) -> list[Sentence]:
+    """A chunk of one unit (the whole text), so one chunk is one provider call."""
+    return [Sentence(start=0, end=len(text), text=text, spoken=text, boundary="paragraph", chapter=-1)]
 
 
 async def main(trials: int) -> None:

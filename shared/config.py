@@ -10,6 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
+
+from shared.text.document import Boundary
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -67,6 +70,19 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(nets)
 
 
+def _pauses(raw: str) -> tuple[tuple[str, int], ...]:
+    """Parse `sentence=300,paragraph=800` (boundary names, milliseconds)."""
+    names = get_args(Boundary)
+    pauses: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, ms = (p.strip() for p in item.partition("="))
+        if not sep or name not in names or not ms.isdigit():
+            raise ValueError(f"READOUT_PAUSES must be name=milliseconds pairs with names from {', '.join(names)}; "
+                             f"got {item!r}")
+        pauses[name] = int(ms)
+    return tuple(sorted(pauses.items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     # Redis
@@ -88,6 +104,9 @@ class Settings:
     chunk_target_chars: int = 2500  # READOUT_CHUNK_TARGET
     chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
+    # Speech rendering
+    loudness_lufs: float = -19.0  # READOUT_LOUDNESS_LUFS (integrated loudness of every chunk, mono)
+    pauses: tuple[tuple[str, int], ...] = ()  # READOUT_PAUSES: pause table overrides, "sentence=300,paragraph=800"
     # Workers and locks
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
@@ -100,6 +119,7 @@ class Settings:
     default_engine: str = "piper"  # READOUT_DEFAULT_ENGINE
     piper_voice: str = ""  # READOUT_PIPER_VOICE: path to a Piper .onnx; "" = bundled joe
     piper_processes: int = 1  # READOUT_PIPER_PROCESSES (Piper worker processes per worker)
+    piper_length_scale: float = 1.2  # READOUT_PIPER_LENGTH_SCALE (narration rate at speed 1.0)
     fake_engine: bool = False  # READOUT_FAKE_ENGINE=1 registers the `fake` engine
     fake_latency_ms: int = 200  # READOUT_FAKE_LATENCY_MS
     fake_fail_rate: float = 0.0  # READOUT_FAKE_FAIL_RATE (fraction of calls throttled)
@@ -146,6 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
+        loudness_lufs=_float(env, "READOUT_LOUDNESS_LUFS", -19.0),
+        pauses=_pauses(env.get("READOUT_PAUSES", "")),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
@@ -156,6 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_engine=env.get("READOUT_DEFAULT_ENGINE") or "piper",
         piper_voice=env.get("READOUT_PIPER_VOICE", ""),
         piper_processes=_int(env, "READOUT_PIPER_PROCESSES", 1),
+        piper_length_scale=_float(env, "READOUT_PIPER_LENGTH_SCALE", 1.2),
         fake_engine=_bool(env, "READOUT_FAKE_ENGINE"),
         fake_latency_ms=_int(env, "READOUT_FAKE_LATENCY_MS", 200),
         fake_fail_rate=_float(env, "READOUT_FAKE_FAIL_RATE", 0.0),

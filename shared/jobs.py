@@ -17,6 +17,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from shared import keys, stats
+from shared.text.document import Document, Sentence
 
 Status = Literal["queued", "fetching", "running", "done", "failed", "cancelled"]
 STATUSES: tuple[str, ...] = ("queued", "fetching", "running", "done", "failed", "cancelled")
@@ -52,6 +53,7 @@ class Job:
     engine: str
     voice: str
     variant: str
+    speed: float
     characters: int
     total: int  # -1 until the article job has chunked the text
     done: int
@@ -85,6 +87,7 @@ class Job:
             engine=h.get("engine", ""),
             voice=h.get("voice", ""),
             variant=h.get("variant", ""),
+            speed=float(h.get("speed") or 1.0),
             characters=int(h.get("characters", 0)),
             total=int(h.get("total", -1)),
             done=int(h.get("done", 0)),
@@ -103,21 +106,25 @@ class Job:
 
 
 async def create_job(
-    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str | None,
-    source_url: str | None = None,
+    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, document: Document | None,
+    speed: float = 1.0, source_url: str | None = None,
 ) -> None:
-    """A text job has its cleaned `text`; a URL job has only `source_url` until the worker fetches it."""
-    assert (text is None) != (source_url is None)
+    """The job record, and its cleaned article (`Document.to_json()`) until it is chunked.
+
+    A text job has its `document`; a URL job has only `source_url` until the worker fetches it.
+    """
+    assert (document is None) != (source_url is None)
     now = time.time()
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.job(job_id), mapping={
             "owner": owner, "status": "queued", "engine": engine, "voice": voice,
-            "variant": variant, "characters": len(text or ""), "total": -1, "done": 0,
+            "variant": variant, "speed": repr(speed), "characters": len(document.text) if document else 0,
+            "total": -1, "done": 0,
             "hits": 0, "misses": 0, "created_at": repr(now),
             **({"source_url": source_url} if source_url else {}),
         })
-        if text is not None:
-            pipe.set(keys.job_text(job_id), text.encode("utf-8"))
+        if document is not None:
+            pipe.set(keys.job_text(job_id), document.to_json().encode("utf-8"))
         pipe.hincrby(keys.JOBS_BY_STATUS, "queued", 1)
         await pipe.execute()
 
@@ -131,9 +138,33 @@ async def chunk_keys(redis: Redis, job_id: str) -> list[str]:
     return [k.decode() for k in await redis.lrange(keys.job_chunks(job_id), 0, -1)]
 
 
+def sentences_json(sentences: list[Sentence]) -> str:
+    """A chunk's manifest entry: JSON list of {text, spoken, start, end, boundary, chapter}."""
+    return json.dumps([
+        {"text": s.text, "spoken": s.spoken, "start": s.start, "end": s.end, "boundary": s.boundary,
+         "chapter": s.chapter} for s in sentences
+    ], ensure_ascii=False, separators=(",", ":"))
+
+
+def sentences_from_json(raw: str | bytes) -> list[Sentence]:
+    return [Sentence(**item) for item in json.loads(raw)]
+
+
 async def chunk_text(redis: Redis, job_id: str, index: int) -> str | None:
+    """The chunk's manifest entry as stored (`sentences_json`)."""
     raw = await redis.lindex(keys.job_texts(job_id), index)
     return raw.decode("utf-8") if raw is not None else None
+
+
+async def chunk_sentences(redis: Redis, job_id: str, index: int) -> list[Sentence] | None:
+    raw = await redis.lindex(keys.job_texts(job_id), index)
+    return sentences_from_json(raw) if raw is not None else None
+
+
+async def job_chapters(redis: Redis, job_id: str) -> list[str]:
+    """The article's chapter titles (its headings); a sentence's `chapter` indexes this list."""
+    raw = await redis.hget(keys.job(job_id), "chapters")
+    return json.loads(raw) if raw else []
 
 
 # Shared Lua prelude: move the job into a new status, keeping jobs-by-status in step.
@@ -152,14 +183,15 @@ local function move(job, by_status, channel, to, now, extra)
 end
 """
 
-# KEYS: job, chunks, texts, by_status, events; ARGV: now, n, key_1..key_n, text_1..text_n
+# KEYS: job, chunks, texts, by_status, events; ARGV: now, n, chapters JSON, key_1..key_n, text_1..text_n
 _START = _MOVE + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'fetching' and status ~= 'running' then return 0 end
 local n = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  for i = 1, n do redis.call('RPUSH', KEYS[2], ARGV[2 + i]) end
-  for i = 1, n do redis.call('RPUSH', KEYS[3], ARGV[2 + n + i]) end
+  for i = 1, n do redis.call('RPUSH', KEYS[2], ARGV[3 + i]) end
+  for i = 1, n do redis.call('RPUSH', KEYS[3], ARGV[3 + n + i]) end
+  redis.call('HSET', KEYS[1], 'chapters', ARGV[3])
 end
 redis.call('HSET', KEYS[1], 'total', n)
 if status ~= 'running' then
@@ -231,12 +263,18 @@ return 1
 """
 
 
-async def start_job(redis: Redis, job_id: str, chunk_cache_keys: list[str], texts: list[str]) -> bool:
-    """queued (or fetching) -> running with the manifest written once; False if the job is already over."""
+async def start_job(
+    redis: Redis, job_id: str, chunk_cache_keys: list[str], texts: list[str], chapters: list[str] | None = None,
+) -> bool:
+    """queued (or fetching) -> running with the manifest written once; False if the job is already over.
+
+    `texts` are the chunks' entries (`sentences_json`), `chapters` the chapter titles.
+    """
     return bool(await redis.eval(
         _START, 5, keys.job(job_id), keys.job_chunks(job_id), keys.job_texts(job_id),
         keys.JOBS_BY_STATUS, keys.events(job_id),
-        repr(time.time()), len(chunk_cache_keys), *chunk_cache_keys, *texts,
+        repr(time.time()), len(chunk_cache_keys), json.dumps(chapters or [], ensure_ascii=False),
+        *chunk_cache_keys, *texts,
     ))
 
 
@@ -246,12 +284,12 @@ async def begin_fetch(redis: Redis, job_id: str) -> bool:
                                  repr(time.time())))
 
 
-async def store_fetched(redis: Redis, job_id: str, *, text: str, title: str | None, author: str | None,
+async def store_fetched(redis: Redis, job_id: str, *, document: Document, title: str | None, author: str | None,
                         source_url: str) -> bool:
-    """Keep a URL job's cleaned article text and the page's metadata; False if the job ended meanwhile."""
+    """Keep a URL job's cleaned article and the page's metadata; False if the job ended meanwhile."""
     return bool(await redis.eval(
         _STORE_FETCHED, 2, keys.job(job_id), keys.job_text(job_id),
-        text.encode("utf-8"), len(text), title or "", author or "", source_url,
+        document.to_json().encode("utf-8"), len(document.text), title or "", author or "", source_url,
     ))
 
 
@@ -295,9 +333,9 @@ async def expire_job(redis: Redis, job_id: str, ttl_s: int) -> None:
         await pipe.execute()
 
 
-async def article_text(redis: Redis, job_id: str) -> str | None:
+async def article_document(redis: Redis, job_id: str) -> Document | None:
     raw = await redis.get(keys.job_text(job_id))
-    return raw.decode("utf-8") if raw is not None else None
+    return Document.from_json(raw) if raw is not None else None
 
 
 def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
@@ -308,6 +346,7 @@ def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
         "status": job.status,
         "engine": job.engine,
         "voice": job.voice,
+        "speed": job.speed,
         "characters": job.characters,
         "chunks": {"total": job.total if job.total >= 0 else None, "done": job.done},
         "cache": {"hits": job.hits, "misses": job.misses},

@@ -29,6 +29,11 @@ def audio(cache_key: str) -> str:
     return f"{PREFIX}:audio:{cache_key}"
 
 
+def chunk(cache_key: str) -> str:
+    """One chunk's `RenderedChunk.to_bytes()` (PCM, timings; the MP3 too), same TTL as its audio."""
+    return f"{PREFIX}:chunk:{cache_key}"
+
+
 def lock(cache_key: str) -> str:
     """Per-chunk synthesis lock: owner token, PX TTL."""
     return f"{PREFIX}:lock:{cache_key}"

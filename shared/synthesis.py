@@ -1,7 +1,11 @@
-"""`get_or_synthesize`: one provider call per distinct chunk, however many callers ask at once.
+"""`get_or_synthesize`: one rendering per distinct chunk, however many callers ask at once.
+
+A chunk is a list of sentences; rendering it (`shared.audio.render.render_chunk`) makes one
+provider call per sentence and gives a `RenderedChunk` (MP3, PCM, timings), which is what
+the cache keeps and what every caller gets.
 
     cache hit                        -> return it
-    miss, lock free                  -> take it, re-check the cache, synthesize, write the cache,
+    miss, lock free                  -> take it, re-check the cache, render, write the cache,
                                         release (in `finally`), publish the key
     miss, lock held                  -> wait: pub/sub wake-up (`AudioWaker`) or backoff poll
     lock gone without audio (holder  -> take the lock and synthesize (a retry, not a hang)
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,10 +30,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import keys, stats
+from shared.audio.render import RenderSettings, Usage, render_chunk
+from shared.audio.rendered import RenderedChunk
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine
 from shared.lock import ChunkLock
-from shared.store.cache import ChunkCache, cache_key
+from shared.store.cache import ChunkCache, cache_key, chunk_text
+from shared.text.document import Sentence
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger(__name__)
@@ -39,8 +47,13 @@ Source = Literal["hit", "synthesized", "waited"]
 @dataclass(frozen=True)
 class ChunkResult:
     key: str
-    audio: bytes
+    chunk: RenderedChunk
     source: Source
+
+    @property
+    def audio(self) -> bytes:
+        """The chunk's MP3."""
+        return self.chunk.mp3
 
 
 @dataclass(frozen=True)
@@ -67,20 +80,23 @@ class ChunkWaitTimeout(TimeoutError):
 async def get_or_synthesize(
     redis: Redis,
     engine: Engine,
-    text: str,
+    sentences: Sequence[Sentence],
     params: AudioParams,
     *,
     settings: Settings,
+    render: RenderSettings | None = None,
     stats_redis: Redis | None = None,
     waker: AudioWaker | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
 ) -> ChunkResult:
-    """The chunk's MP3, from the cache, from this caller's synthesis, or from another's.
+    """The chunk's audio, from the cache, from this caller's rendering, or from another's.
 
-    Without `waker` a waiter only polls. Engine errors propagate (after the lock is released).
+    `render` defaults to `RenderSettings.from_settings(settings)`. Without `waker` a waiter
+    only polls. Engine errors propagate (after the lock is released).
     """
     stats_redis = redis if stats_redis is None else stats_redis
-    key = cache_key(text, params)
+    render = render or RenderSettings.from_settings(settings)
+    key = cache_key(chunk_text(sentences), params, render)
     cache = ChunkCache(redis, settings.cache_ttl_s)
     audio = await cache.get(key)
     if audio is not None:
@@ -97,7 +113,8 @@ async def get_or_synthesize(
         if lock is not None:
             if waited:
                 await stats.incr(stats_redis, stats.TAKEOVERS)
-            audio, synthesized = await _synthesize_locked(lock, cache, engine, text, params, key, stats_redis)
+            audio, synthesized = await _synthesize_locked(lock, cache, engine, sentences, params, render, key,
+                                                          stats_redis)
             return ChunkResult(key, audio, "synthesized" if synthesized else "waited" if waited else "hit")
         if not waited:
             waited = True
@@ -111,10 +128,10 @@ async def get_or_synthesize(
 
 
 async def _synthesize_locked(
-    lock: ChunkLock, cache: ChunkCache, engine: Engine, text: str, params: AudioParams, key: str,
-    stats_redis: Redis,
-) -> tuple[bytes, bool]:
-    """Holding `lock`: synthesize unless the audio landed since our look; always release.
+    lock: ChunkLock, cache: ChunkCache, engine: Engine, sentences: Sequence[Sentence], params: AudioParams,
+    render: RenderSettings, key: str, stats_redis: Redis,
+) -> tuple[RenderedChunk, bool]:
+    """Holding `lock`: render unless the audio landed since our look; always release.
 
     Returns the audio and whether this call synthesized it. Releases before publishing, so
     a waiter woken after a failure finds the lock free.
@@ -125,22 +142,23 @@ async def _synthesize_locked(
         if audio is not None:  # the previous holder finished (and announced) between our look and our lock
             return audio, False
         called = True
+        usage = Usage()
         try:
-            result = await engine.synthesize(text, params)
-        except Exception as exc:
+            chunk = await render_chunk(engine, sentences, params, render, usage)
+        except Exception:
             await stats.incr_many(stats_redis, {
                 stats.provider_errors(engine.name): 1,
-                stats.provider_attempts(engine.name): getattr(exc, "attempts", 1),
+                stats.provider_attempts(engine.name): max(1, usage.attempts),
             })
             raise
         await stats.incr_many(stats_redis, {
-            stats.provider_calls(engine.name): 1,
-            stats.provider_attempts(engine.name): result.attempts,
-            stats.provider_chars(engine.name): len(text),
-            stats.provider_billed(engine.name): result.billed_chars,
+            stats.provider_calls(engine.name): usage.calls,
+            stats.provider_attempts(engine.name): usage.attempts,
+            stats.provider_chars(engine.name): sum(len(s.spoken) for s in sentences),
+            stats.provider_billed(engine.name): usage.billed_chars,
         })
-        await cache.put(key, result.audio)
-        return result.audio, True
+        await cache.put(key, chunk)
+        return chunk, True
     finally:
         await lock.release()
         if called:
@@ -158,7 +176,7 @@ async def _announce(redis: Redis, key: str) -> None:
 async def _wait(
     redis: Redis, cache: ChunkCache, key: str, deadline: float, waker: AudioWaker | None,
     backoff: Backoff, stats_redis: Redis, wait_started: float,
-) -> bytes | None:
+) -> RenderedChunk | None:
     """Until the audio lands (returned) or the lock is gone without it / the deadline passes (None)."""
     loop = asyncio.get_running_loop()
     delay = backoff.initial_s

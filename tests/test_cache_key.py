@@ -8,8 +8,11 @@ import pytest
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.audio.render import PauseTable, RenderSettings
+from shared.audio.rendered import RenderedChunk, SentenceTiming
 from shared.engines.base import AudioParams
-from shared.store.cache import ChunkCache, cache_key
+from shared.store.cache import ChunkCache, cache_key, chunk_text
+from shared.text.document import Sentence
 
 BASE = AudioParams(
     engine="polly", engine_version="2024-01", voice="Joanna", variant="standard", region="us-east-1",
@@ -27,11 +30,45 @@ CHANGED = {
     "sample_rate": 24000,
     "bitrate_kbps": 48,
     "extra": (("lexicon", "custom"),),
+    "speed": 1.25,
+}
+RENDER_CHANGED = {
+    "pauses": PauseTable(paragraph=900),
+    "loudness_lufs": -16.0,
+    "peak_dbtp": -2.0,
+    "lead_ms": 10,
+    "tail_ms": 60,
+    "normalizer": "another version",
 }
 
 
 def test_every_audio_param_is_covered_by_this_test() -> None:
     assert set(CHANGED) == {f.name for f in dataclasses.fields(AudioParams)}
+
+
+def test_every_render_setting_is_covered_by_this_test() -> None:
+    assert set(RENDER_CHANGED) == {f.name for f in dataclasses.fields(RenderSettings)}
+
+
+@pytest.mark.parametrize("field", sorted(RENDER_CHANGED))
+def test_key_changes_with_each_render_setting(field: str) -> None:
+    changed = dataclasses.replace(RenderSettings(), **{field: RENDER_CHANGED[field]})
+    assert cache_key(TEXT, BASE, changed) != cache_key(TEXT, BASE, RenderSettings())
+
+
+def test_key_changes_with_one_pause_of_the_table() -> None:
+    for name in (f.name for f in dataclasses.fields(PauseTable)):
+        table = dataclasses.replace(PauseTable(), **{name: PauseTable().after(name) + 1})  # type: ignore[arg-type]
+        assert cache_key(TEXT, BASE, RenderSettings(pauses=table)) != cache_key(TEXT, BASE, RenderSettings())
+
+
+def test_chunk_text_holds_spoken_forms_and_boundaries() -> None:
+    one = Sentence(0, 4, "Dr. X", "Doctor X.", "sentence", -1)
+    assert chunk_text([one]) == '[["Doctor X.","sentence"]]'
+    other = dataclasses.replace(one, boundary="paragraph")
+    assert cache_key(chunk_text([one]), BASE) != cache_key(chunk_text([other]), BASE)
+    respoken = dataclasses.replace(one, spoken="Drive X.")
+    assert cache_key(chunk_text([one]), BASE) != cache_key(chunk_text([respoken]), BASE)
 
 
 @pytest.mark.parametrize("field", sorted(CHANGED))
@@ -43,7 +80,7 @@ def test_key_changes_with_each_param(field: str) -> None:
 def test_key_is_stable_for_equal_input() -> None:
     twin = AudioParams(**{f.name: getattr(BASE, f.name) for f in dataclasses.fields(BASE)})
     assert cache_key(TEXT, twin) == cache_key(TEXT, BASE)
-    assert re.fullmatch(r"v1-[0-9a-f]{64}", cache_key(TEXT, BASE))
+    assert re.fullmatch(r"v2-[0-9a-f]{64}", cache_key(TEXT, BASE))
 
 
 @pytest.mark.parametrize("other", [
@@ -77,9 +114,15 @@ async def test_chunk_cache_roundtrip_with_ttl(redis_url: str) -> None:
     cache = ChunkCache(redis, ttl_s=3600)
     key = cache_key(TEXT, BASE)
     assert await cache.get(key) is None and not await cache.exists(key)
-    await cache.put(key, b"\xff\xf3mp3 bytes")
-    assert await cache.get(key) == b"\xff\xf3mp3 bytes" and await cache.exists(key)
+    chunk = RenderedChunk(mp3=b"\xff\xf3mp3 bytes", pcm=b"\x01\x00" * 100, sample_rate=8000,
+                          sentences=(SentenceTiming(0, 10),))
+    await cache.put(key, chunk)
+    assert await cache.get(key) == chunk and await cache.exists(key)
+    assert await cache.mp3(key) == b"\xff\xf3mp3 bytes" == await redis.get(keys.audio(key))  # what the API streams
     assert 3590 <= await redis.ttl(keys.audio(key)) <= 3600
+    assert 3590 <= await redis.ttl(keys.chunk(key)) <= 3600
+    await redis.delete(keys.audio(key))  # evicted MP3: the chunk is not cached any more
+    assert await cache.get(key) is None and not await cache.exists(key)
     other = cache_key(TEXT, dataclasses.replace(BASE, voice="Matthew", variant="neural"))
     assert await cache.get(other) is None
     await redis.aclose()

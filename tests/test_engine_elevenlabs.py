@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import miniaudio
 import pytest
 
 from shared.config import Settings
@@ -28,20 +27,22 @@ def make_engine(stub: ElevenLabsStub, key: str = API_KEY, tries: int = 4) -> Ele
 async def test_success(stub: ElevenLabsStub) -> None:
     engine = make_engine(stub)
     params = engine.params("Rachel")
-    result = await engine.synthesize("Good morning, listeners.", params)
+    result = await engine.speak("Good morning, listeners.", params)
     await engine.close()
     assert stub.requests == [{
         "voice": "21m00Tcm4TlvDq8ikWAM", "query": {"output_format": "mp3_44100_64"},
         "text": "Good morning, listeners.", "model_id": "eleven_test_v1",
     }]
     assert result.billed_chars == len("Good morning, listeners.")
-    assert miniaudio.decode(result.audio, nchannels=1, sample_rate=24000).num_frames > 0
+    # the stub's MP3 (10 ms a character, at 24 kHz) decoded and resampled to the engine's 44.1 kHz
+    assert result.sample_rate == 44_100 and result.tempo == 1.0
+    assert abs(len(result.pcm) / 2 / 44_100 - len("Good morning, listeners.") / 100) < 0.06
 
 
 async def test_429_is_retried(stub: ElevenLabsStub) -> None:
     stub.fail_next.extend([429, 429, 503])
     engine = make_engine(stub)
-    await engine.synthesize("Hello.", engine.params())
+    await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 4
 
@@ -50,7 +51,7 @@ async def test_429_gives_up_after_max_tries(stub: ElevenLabsStub) -> None:
     stub.fail_next.extend([429] * 5)
     engine = make_engine(stub, tries=2)
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 2
     assert info.value.retryable and info.value.code == "throttled"
@@ -59,7 +60,7 @@ async def test_429_gives_up_after_max_tries(stub: ElevenLabsStub) -> None:
 async def test_401_fails_at_once(stub: ElevenLabsStub) -> None:
     engine = make_engine(stub, key="wrong")
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 1
     assert not info.value.retryable and info.value.code == "auth_failed"
@@ -72,7 +73,7 @@ async def test_unreachable_server_is_retryable() -> None:
     engine = ElevenLabsEngine(Settings(elevenlabs_api_key=API_KEY, elevenlabs_url=url,
                                        provider_max_tries=2, provider_backoff_base_s=0.001))
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert info.value.retryable and info.value.code == "provider_unavailable"
 

@@ -1,16 +1,18 @@
-"""The fake engine: valid MP3 of 10 ms per character, cheap, with injectable failures."""
+"""The fake engine: PCM tones of 10 ms per character (and the stubs' valid MP3), cheap, with injectable failures."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import miniaudio
+import numpy as np
 import pytest
 
 from shared.config import Settings
 from shared.engines import fake as fake_module
-from shared.engines.base import AudioParams, EngineError, Synthesis
-from shared.engines.fake import FakeEngine, fake_mp3
+from shared.engines.base import AudioParams, EngineError, Speech
+from shared.engines.fake import SAMPLE_RATE, FakeEngine, fake_mp3
 
 
 def ffmpeg_errors(mp3: bytes, tmp_path: Path) -> str:
@@ -73,11 +75,34 @@ def test_the_two_voices_never_share_audio() -> None:
 
 async def test_deterministic_and_voice_sensitive() -> None:
     fake = engine()
-    a = await fake.synthesize("Same text.", fake.params("fake-a"))
-    b = await fake.synthesize("Same text.", fake.params("fake-a"))
+    a = await fake.speak("Same text.", fake.params("fake-a"))
+    b = await fake.speak("Same text.", fake.params("fake-a"))
     assert a == b and a.billed_chars == len("Same text.")
-    others = {(await fake.synthesize(f"Same text {i}.", fake.params("fake-b"))).audio for i in range(8)}
+    others = {(await fake.speak(f"Same text {i}.", fake.params("fake-b"))).pcm for i in range(8)}
     assert len(others) > 1
+
+
+@pytest.mark.parametrize(("chars", "speed"), [(10, 1.0), (400, 1.0), (400, 1.25), (99, 0.5)])
+async def test_speech_is_ten_ms_per_character_over_the_speed(chars: int, speed: float) -> None:
+    fake = engine()
+    params = dataclasses.replace(fake.params(), speed=speed)
+    speech = await fake.speak("a" * chars, params)
+    assert speech.sample_rate == SAMPLE_RATE and speech.tempo == speed
+    assert abs(len(speech.pcm) / 2 / SAMPLE_RATE - chars / 100 / speed) < 1 / SAMPLE_RATE
+
+
+async def test_the_two_voices_sound_different() -> None:
+    """Each voice's tone has its own pitch: the dominant frequencies never coincide."""
+    fake = engine()
+
+    async def pitch(text: str, voice: str) -> int:
+        pcm = np.frombuffer((await fake.speak(text, fake.params(voice))).pcm, "<i2")
+        return int(np.argmax(np.abs(np.fft.rfft(pcm))))
+
+    texts = [f"text number {i}" for i in range(16)]
+    a = {await pitch(t, "fake-a") for t in texts}
+    b = {await pitch(t, "fake-b") for t in texts}
+    assert a and b and not a & b
 
 
 async def test_sleeps_the_configured_latency(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +113,7 @@ async def test_sleeps_the_configured_latency(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(fake_module.asyncio, "sleep", record)
     fake = engine(fake_latency_ms=250)
-    await fake.synthesize("Hello.", fake.params())
+    await fake.speak("Hello.", fake.params())
     assert slept == [0.25]
 
 
@@ -98,7 +123,7 @@ async def test_fail_rate_throttles_that_fraction_of_calls() -> None:
     failures = 0
     for i in range(400):
         try:
-            await fake.synthesize(f"call {i}", params)
+            await fake.speak(f"call {i}", params)
         except EngineError as exc:
             assert exc.retryable and exc.code == "throttled"
             failures += 1
@@ -110,7 +135,7 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> list[int]:
     calls = [0]
     original = fake.call_once
 
-    async def counted(text: str, params: AudioParams) -> Synthesis:
+    async def counted(text: str, params: AudioParams) -> Speech:
         calls[0] += 1
         return await original(text, params)
 
@@ -122,8 +147,8 @@ async def test_throttled_calls_are_retried_and_every_try_is_reported(monkeypatch
     fake = engine(fake_fail_rate=0.5, provider_max_tries=30)
     calls = count_calls(monkeypatch, fake)
     params = fake.params()
-    results = [await fake.synthesize(f"call {i}", params) for i in range(40)]
-    assert all(r.audio for r in results)
+    results = [await fake.speak(f"call {i}", params) for i in range(40)]
+    assert all(r.pcm for r in results)
     assert calls[0] > 40
     assert sum(r.attempts for r in results) == calls[0]
 
@@ -131,7 +156,7 @@ async def test_throttled_calls_are_retried_and_every_try_is_reported(monkeypatch
 async def test_always_failing_gives_up_as_throttled() -> None:
     fake = engine(fake_fail_rate=1.0, provider_max_tries=3)
     with pytest.raises(EngineError) as info:
-        await fake.synthesize("x", fake.params())
+        await fake.speak("x", fake.params())
     assert info.value.retryable and info.value.code == "throttled"
     assert "gave up after 3 tries" in str(info.value)
 
@@ -140,7 +165,7 @@ async def test_fail_hard_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = engine(fake_fail_hard=True, provider_max_tries=5)
     calls = count_calls(monkeypatch, fake)
     with pytest.raises(EngineError) as info:
-        await fake.synthesize("x", fake.params())
+        await fake.speak("x", fake.params())
     assert calls[0] == 1 == info.value.attempts
     assert not info.value.retryable and info.value.code == "provider_failed"
 

@@ -5,16 +5,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-import miniaudio
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
 from shared import stats
+from shared.audio.decode import decode_to_pcm
 from shared.config import Settings
 from shared.engines.base import EngineError, UnknownVoice
 from shared.engines.polly import PollyEngine
 from shared.synthesis import get_or_synthesize
-from tests.polly_stub import ACCESS_KEY, PollyStub
+from tests.polly_stub import ACCESS_KEY, PollyStub, speak_ssml
+from tests.test_herd import chunk_of
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +49,7 @@ async def test_success_sends_plain_text_and_reads_billed_chars(stub: PollyStub) 
     engine = make_engine(stub)
     params = engine.params("Matthew", "standard")
     text = "Hello from Readout. " * 20
-    result = await engine.synthesize(text, params)
+    result = await engine.speak(text, params)
     await engine.close()
     assert len(stub.requests) == 1
     request = stub.requests[0]
@@ -56,14 +58,49 @@ async def test_success_sends_plain_text_and_reads_billed_chars(stub: PollyStub) 
         "OutputFormat": "mp3", "SampleRate": "24000",
     }
     assert result.billed_chars == len(text)
-    decoded = miniaudio.decode(result.audio, nchannels=1, sample_rate=24000)
-    assert decoded.num_frames > 0
+    assert result.sample_rate == 24000
+    assert abs(len(result.pcm) / 2 / 24000 - len(text) / 100) < 0.1  # the stub's 10 ms a character, decoded
+
+
+def longest_silence_s(pcm: bytes, sample_rate: int) -> float:
+    """The longest run of digital silence in the PCM."""
+    quiet = np.frombuffer(pcm, "<i2") == 0
+    best = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        best = max(best, run)
+    return best / sample_rate
+
+
+ARTICLE_SSML = 'Wait <break time="10s"/> & see, <prosody rate="20%">"slowly"</prosody>.'
+
+
+async def test_speed_wraps_escaped_text_in_prosody_and_markup_is_read(stub: PollyStub) -> None:
+    engine = make_engine(stub)
+    params = replace(engine.params(), speed=1.25)
+    result = await engine.speak(ARTICLE_SSML, params)
+    await engine.close()
+    request = stub.requests[0]
+    assert request["TextType"] == "ssml"
+    assert request["Text"].startswith('<speak><prosody rate="125%">') and "<break" not in request["Text"]
+    assert result.billed_chars == len(ARTICLE_SSML)  # the markup was billed as text: it was read
+    seconds = len(result.pcm) / 2 / 24000
+    assert abs(seconds - len(ARTICLE_SSML) / 100 / 1.25) < 0.1  # read at 1.25x, no 10 s break
+    assert longest_silence_s(result.pcm, 24000) < 0.5
+
+
+def test_the_stub_obeys_real_ssml() -> None:
+    """The check above can fail: unescaped, the same break is 10 s of silence, and a bare `&` is refused."""
+    mp3, _ = speak_ssml(f"<speak>{ARTICLE_SSML.replace('&', 'and')}</speak>", "Joanna", 24000)
+    assert longest_silence_s(decode_to_pcm(mp3, 24000), 24000) > 9.9
+    with pytest.raises(ValueError):
+        speak_ssml(f"<speak>{ARTICLE_SSML}</speak>", "Joanna", 24000)
 
 
 async def test_markup_is_never_sent_as_ssml(stub: PollyStub) -> None:
     engine = make_engine(stub)
     article = '<speak>Read <break time="10s"/> this <prosody rate="x-fast">now</prosody></speak>'
-    result = await engine.synthesize(article, engine.params())
+    result = await engine.speak(article, engine.params())
     await engine.close()
     assert stub.requests[0]["TextType"] == "text"
     assert stub.requests[0]["Text"] == article
@@ -73,7 +110,7 @@ async def test_markup_is_never_sent_as_ssml(stub: PollyStub) -> None:
 async def test_throttling_is_retried_then_succeeds(stub: PollyStub) -> None:
     stub.throttle_first(3)
     engine = make_engine(stub)
-    result = await engine.synthesize("A short sentence.", engine.params())
+    result = await engine.speak("A short sentence.", engine.params())
     await engine.close()
     assert len(stub.requests) == 4
     assert result.billed_chars == len("A short sentence.")
@@ -82,7 +119,7 @@ async def test_throttling_is_retried_then_succeeds(stub: PollyStub) -> None:
 async def test_server_errors_are_retried(stub: PollyStub) -> None:
     stub.fail_next.extend([(500, "ServiceFailureException", "boom"), (503, "ServiceUnavailable", "busy")])
     engine = make_engine(stub)
-    await engine.synthesize("Hello.", engine.params())
+    await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 3
 
@@ -91,7 +128,7 @@ async def test_throttling_gives_up_after_max_tries(stub: PollyStub) -> None:
     stub.throttle_first(10)
     engine = make_engine(stub, provider_max_tries=3)
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 3
     assert info.value.retryable and info.value.code == "throttled"
@@ -103,7 +140,7 @@ async def test_fractional_throttling_eventually_succeeds(stub: PollyStub) -> Non
     engine = make_engine(stub, provider_max_tries=10)
     params = engine.params()
     for i in range(20):
-        await engine.synthesize(f"Sentence number {i}.", params)
+        await engine.speak(f"Sentence number {i}.", params)
     await engine.close()
     assert len(stub.requests) > 20  # some calls were throttled and retried
 
@@ -111,7 +148,7 @@ async def test_fractional_throttling_eventually_succeeds(stub: PollyStub) -> Non
 async def test_text_too_long_fails_at_once(stub: PollyStub) -> None:
     engine = make_engine(stub)
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("x" * 3001, engine.params())
+        await engine.speak("x" * 3001, engine.params())
     await engine.close()
     assert len(stub.requests) == 1
     assert not info.value.retryable and info.value.code == "invalid_request"
@@ -122,7 +159,7 @@ async def test_voice_rejected_by_service_fails_at_once(stub: PollyStub) -> None:
     engine = make_engine(stub)
     params = replace(engine.params("Joanna"), voice="Nobody")  # a voice the service does not know
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", params)
+        await engine.speak("Hello.", params)
     await engine.close()
     assert len(stub.requests) == 1
     assert not info.value.retryable
@@ -133,7 +170,7 @@ async def test_bad_credentials_fail_at_once(stub: PollyStub, monkeypatch: pytest
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDWRONG")
     engine = make_engine(stub)
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert len(stub.requests) == 1
     assert not info.value.retryable and info.value.code == "auth_failed"
@@ -145,7 +182,7 @@ async def test_missing_credentials_fail_at_once(stub: PollyStub, monkeypatch: py
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     engine = make_engine(stub)
     with pytest.raises(EngineError) as info:
-        await engine.synthesize("Hello.", engine.params())
+        await engine.speak("Hello.", engine.params())
     await engine.close()
     assert stub.requests == []
     assert info.value.code == "auth_failed" and not info.value.retryable
@@ -175,7 +212,7 @@ async def test_every_attempt_polly_saw_is_counted_under_throttling(stub: PollySt
     texts = [f"Sentence number {i} of the throttled article." for i in range(20)]
     try:
         results = await asyncio.gather(*(
-            get_or_synthesize(redis, engine, text, params, settings=settings)
+            get_or_synthesize(redis, engine, chunk_of(text), params, settings=settings)
             for text in texts for _ in range(3)
         ))
         counters = await stats.read_stats(redis)

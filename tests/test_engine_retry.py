@@ -7,7 +7,7 @@ import pytest
 
 from shared.config import Settings
 from shared.engines import retry as retry_module
-from shared.engines.base import EngineError, Synthesis
+from shared.engines.base import EngineError, Speech
 from shared.engines.retry import backoff_s, with_retries
 
 
@@ -30,20 +30,20 @@ async def test_retries_until_success_with_growing_ceilings(monkeypatch: pytest.M
     monkeypatch.setattr(retry_module, "backoff_s", fake_backoff)
     outcomes = [EngineError("p", "slow down", retryable=True, code="throttled")] * 3
 
-    async def call() -> Synthesis:
+    async def call() -> Speech:
         if outcomes:
             raise outcomes.pop()
-        return Synthesis(audio=b"ok", billed_chars=2)
+        return Speech(pcm=b"ok", sample_rate=8000, billed_chars=2)
 
     result = await with_retries(call, Settings(provider_max_tries=5, provider_backoff_base_s=0.5))
-    assert result == Synthesis(audio=b"ok", billed_chars=2, attempts=4)
+    assert result == Speech(pcm=b"ok", sample_rate=8000, billed_chars=2, attempts=4)
     assert ceilings == [0.5, 1.0, 2.0]
 
 
 async def test_non_retryable_is_raised_at_once() -> None:
     calls = 0
 
-    async def call() -> Synthesis:
+    async def call() -> Speech:
         nonlocal calls
         calls += 1
         raise EngineError("p", "bad key", code="auth_failed")
@@ -56,7 +56,7 @@ async def test_non_retryable_is_raised_at_once() -> None:
 async def test_gives_up_after_max_tries_keeping_the_code() -> None:
     calls = 0
 
-    async def call() -> Synthesis:
+    async def call() -> Speech:
         nonlocal calls
         calls += 1
         raise EngineError("p", "HTTP 503", retryable=True, code="provider_unavailable")

@@ -1,5 +1,8 @@
 """The herd: 50 concurrent callers for one cold 7-chunk article cause exactly 7 provider calls,
-in one process and spread over 4 OS processes, against a real redis-server."""
+in one process and spread over 4 OS processes, against a real redis-server.
+
+Each chunk here is one unit (a whole paragraph spoken as one sentence), so one chunk is one
+provider call."""
 from __future__ import annotations
 
 import asyncio
@@ -14,10 +17,12 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 from shared.audio import mp3
+from shared.audio.render import PauseTable, RenderSettings
 from shared.config import Settings
-from shared.engines.base import AudioParams, Synthesis
+from shared.engines.base import AudioParams, Speech
 from shared.engines.fake import FakeEngine
 from shared.synthesis import ChunkResult, get_or_synthesize
+from shared.text.document import Sentence
 from shared.wakeup import AudioWaker
 from tests.conftest import CORPUS, ROOT
 
@@ -34,6 +39,11 @@ def seven_chunks() -> list[str]:
     return chunks
 
 
+def chunk_of(text: str) -> list[Sentence]:
+    """A chunk of one unit: `text` spoken as it is, followed by a paragraph break."""
+    return [Sentence(start=0, end=len(text), text=text, spoken=text, boundary="paragraph", chapter=-1)]
+
+
 class CountingFake(FakeEngine):
     """The fake engine, counting the calls made to it in this process."""
 
@@ -41,9 +51,9 @@ class CountingFake(FakeEngine):
         super().__init__(settings)
         self.calls = 0
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         self.calls += 1
-        return await super().synthesize(text, params)
+        return await super().speak(text, params)
 
 
 async def read_article(redis: Redis, engine: FakeEngine, chunks: list[str], settings: Settings,
@@ -52,7 +62,7 @@ async def read_article(redis: Redis, engine: FakeEngine, chunks: list[str], sett
     await go.wait()
     params = engine.params()
     return list(await asyncio.gather(*(
-        get_or_synthesize(redis, engine, text, params, settings=settings, waker=waker) for text in chunks
+        get_or_synthesize(redis, engine, chunk_of(text), params, settings=settings, waker=waker) for text in chunks
     )))
 
 
@@ -81,7 +91,13 @@ async def test_fifty_callers_one_process(redis_url: str) -> None:
     assert sources["synthesized"] == 7
     assert {tuple(r.audio for r in article) for article in articles} == {tuple(r.audio for r in articles[0])}
     joined = mp3.join([r.audio for r in articles[0]])
-    assert abs(mp3.duration_seconds(joined) - sum(map(len, chunks)) / 100) < 7 * 0.05  # 10 ms per character
+    render = RenderSettings()
+    # 10 ms per character, the silence kept at the unit's ends and the paragraph pause after it
+    per_chunk_s = (render.lead_ms + render.tail_ms + PauseTable().paragraph) / 1000
+    expected_s = sum(map(len, chunks)) / 100 + 7 * per_chunk_s
+    assert abs(sum(r.chunk.duration_ms for r in articles[0]) / 1000 - expected_s) < 7 * 0.002
+    # each chunk's MP3 adds the encoder's delay and padding to whole frames (24 ms each at 24 kHz)
+    assert 0 <= mp3.duration_seconds(joined) - expected_s < 7 * 3 * 0.024
 
 
 _CHILD = """
@@ -92,17 +108,18 @@ from shared.config import load_settings
 from shared.engines import get_engine
 from shared.synthesis import get_or_synthesize
 from shared.wakeup import AudioWaker
+from tests.test_herd import chunk_of
 
 async def main(url, callers, chunks):
     settings = load_settings()
     engine = get_engine("fake", settings)
     calls = 0
-    synthesize = engine.synthesize
+    speak = engine.speak
     async def counted(text, params):
         nonlocal calls
         calls += 1
-        return await synthesize(text, params)
-    engine.synthesize = counted
+        return await speak(text, params)
+    engine.speak = counted
     redis = Redis.from_url(url)
     waker = AudioWaker(redis)
     await waker.start()
@@ -110,7 +127,8 @@ async def main(url, callers, chunks):
     await redis.blpop(["test:herd:go"], timeout=60)  # the barrier: all processes start together
     async def caller():
         return await asyncio.gather(*(
-            get_or_synthesize(redis, engine, text, engine.params(), settings=settings, waker=waker) for text in chunks
+            get_or_synthesize(redis, engine, chunk_of(text), engine.params(), settings=settings, waker=waker)
+            for text in chunks
         ))
     articles = await asyncio.gather(*(caller() for _ in range(callers)))
     await waker.close()

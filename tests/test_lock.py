@@ -16,14 +16,15 @@ from redis.asyncio import Redis
 
 from shared import keys, stats
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, VoiceInfo
+from shared.engines.fake import SAMPLE_RATE, fake_pcm
 from shared.lock import ChunkLock
 from shared.redis_conn import connect
-from shared.store.cache import cache_key
+from shared.store.cache import cache_key, chunk_text
 from shared.synthesis import Backoff, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import ROOT
-from tests.test_herd import CountingFake
+from tests.test_herd import CountingFake, chunk_of
 
 POLL_S = 0.01  # interval of bounded polls of observable state
 
@@ -52,14 +53,14 @@ class GatedEngine(Engine):
     def params(self, voice: str | None = None, variant: str | None = None) -> AudioParams:
         return PARAMS
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         self.calls += 1
         call = self.calls
         self.entered.set()
         await self.gate.wait()
         if call in self.fail_calls:
             raise EngineError(self.name, f"call {call} failed")
-        return Synthesis(audio=f"audio of {text}".encode(), billed_chars=len(text))
+        return Speech(pcm=fake_pcm(text, "fake-a"), sample_rate=SAMPLE_RATE, billed_chars=len(text))
 
 
 @pytest.fixture
@@ -153,10 +154,11 @@ async def test_held_lock_outlives_its_ttl(redis: Redis) -> None:
 async def test_hit_after_synthesis_and_counters(redis: Redis) -> None:
     engine = GatedEngine()
     engine.gate.set()
-    first = await get_or_synthesize(redis, engine, "hello", PARAMS, settings=settings())
-    second = await get_or_synthesize(redis, engine, "hello", PARAMS, settings=settings())
+    first = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, settings=settings())
+    second = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, settings=settings())
     assert (first.source, second.source) == ("synthesized", "hit")
-    assert first.audio == second.audio == b"audio of hello" and first.key == second.key
+    assert first.chunk == second.chunk and first.key == second.key
+    assert first.chunk.samples > len(fake_pcm("hello", "fake-a")) // 2  # the unit plus its pause
     assert engine.calls == 1
     counters = await stats.read_stats(redis)
     assert counters["provider_calls:gated"] == 1 and counters["provider_chars:gated"] == 5
@@ -168,10 +170,10 @@ async def test_slow_call_keeps_a_second_caller_out(redis: Redis) -> None:
     ttl_ms = 300
     engine = GatedEngine()
     cfg = settings(lock_ttl_ms=ttl_ms)
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, "slow", PARAMS, settings=cfg))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, settings=cfg))
     await engine.entered.wait()
     token = await redis.get(keys.lock(_key("slow")))
-    second = asyncio.create_task(get_or_synthesize(redis, engine, "slow", PARAMS, settings=cfg))
+    second = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, settings=cfg))
     await until(stat_is(redis, stats.LOCK_WAITS, 1), "the second caller waits")
 
     loop = asyncio.get_running_loop()
@@ -205,7 +207,7 @@ async def test_holder_crash_lock_expires_and_one_waiter_synthesizes(redis: Redis
 
     cfg = settings(lock_ttl_ms=500)
     results = await asyncio.gather(*(
-        get_or_synthesize(redis, engine, text, engine.params(), settings=cfg, waker=waker) for _ in range(5)
+        get_or_synthesize(redis, engine, chunk_of(text), engine.params(), settings=cfg, waker=waker) for _ in range(5)
     ))
     assert sorted(r.source for r in results) == ["synthesized"] + ["waited"] * 4
     assert len({r.audio for r in results}) == 1
@@ -220,11 +222,12 @@ from redis.asyncio import Redis
 from shared.config import load_settings
 from shared.engines import get_engine
 from shared.synthesis import get_or_synthesize
+from tests.test_herd import chunk_of
 
 async def main():
     settings = load_settings()
     engine = get_engine("fake", settings)
-    await get_or_synthesize(Redis.from_url(sys.argv[1]), engine, sys.argv[2], engine.params(), settings=settings)
+    await get_or_synthesize(Redis.from_url(sys.argv[1]), engine, chunk_of(sys.argv[2]), engine.params(), settings=settings)
 
 asyncio.run(main())
 """
@@ -233,10 +236,10 @@ asyncio.run(main())
 async def test_holder_failure_releases_at_once_and_a_waiter_retries(redis: Redis, waker: AudioWaker) -> None:
     engine = GatedEngine(fail_calls=frozenset({1}))
     cfg = settings(lock_ttl_ms=600_000)  # a waiter stuck until the TTL would hit the wait timeout instead
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, "flaky", PARAMS, settings=cfg, waker=waker))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg, waker=waker))
     await engine.entered.wait()
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, "flaky", PARAMS, settings=cfg, waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg, waker=waker))
         for _ in range(3)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 3), "three callers wait")
@@ -250,7 +253,7 @@ async def test_holder_failure_releases_at_once_and_a_waiter_retries(redis: Redis
     counters = await stats.read_stats(redis)
     assert counters["provider_errors:gated"] == 1 and counters["provider_calls:gated"] == 1
     assert counters["lock_takeovers"] == 1
-    assert (await get_or_synthesize(redis, engine, "flaky", PARAMS, settings=cfg)).source == "hit"
+    assert (await get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg)).source == "hit"
 
 
 async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
@@ -258,7 +261,7 @@ async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
     await redis.set(keys.lock(key), "someone else", px=600_000)
     engine = GatedEngine()
     with pytest.raises(ChunkWaitTimeout, match=key) as raised:
-        await get_or_synthesize(redis, engine, "stuck", PARAMS, settings=settings(wait_timeout_s=0.3))
+        await get_or_synthesize(redis, engine, chunk_of("stuck"), PARAMS, settings=settings(wait_timeout_s=0.3))
     assert isinstance(raised.value, TimeoutError) and raised.value.key == key
     assert engine.calls == 0
 
@@ -268,10 +271,10 @@ async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
 
 async def _herd_of_waiters(redis: Redis, engine: GatedEngine, waker: AudioWaker | None, backoff: Backoff) -> list[str]:
     cfg = settings()
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, "wake", PARAMS, settings=cfg, waker=waker))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, settings=cfg, waker=waker))
     await engine.entered.wait()
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, "wake", PARAMS, settings=cfg, waker=waker, backoff=backoff))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, settings=cfg, waker=waker, backoff=backoff))
         for _ in range(10)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 10), "ten callers wait")
@@ -312,11 +315,11 @@ async def test_a_dead_listener_only_costs_latency(redis: Redis) -> None:
 async def test_one_subscription_per_process(redis: Redis, waker: AudioWaker) -> None:
     engine = GatedEngine()
     holders = [
-        asyncio.create_task(get_or_synthesize(redis, engine, f"text {i}", PARAMS, settings=settings(), waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, settings=settings(), waker=waker))
         for i in range(20)
     ]
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, f"text {i}", PARAMS, settings=settings(), waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, settings=settings(), waker=waker))
         for i in range(20)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 20), "twenty callers wait")
@@ -348,4 +351,4 @@ async def test_listener_resubscribes_after_a_reconnect(redis_url: str, client: s
 
 
 def _key(text: str, params: AudioParams = PARAMS) -> str:
-    return cache_key(text, params)
+    return cache_key(chunk_text(chunk_of(text)), params)

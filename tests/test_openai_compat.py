@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import subprocess
 import urllib.request
@@ -14,11 +13,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from api.jobs import submit_job
 from api.openai_compat import OPENAI_VOICES
-from shared.audio.mp3 import strip_headers
-from shared.engines.fake import fake_mp3
 from tests.conftest import CORPUS, RedisServer, free_port
+from tests.fake_speech import expected_mp3, expected_seconds
 from tests.stack import Stack
 from tests.test_service_e2e import fresh
 
@@ -81,8 +78,8 @@ def test_stream_to_file_gives_a_valid_mp3_made_by_the_job_pipeline(stack: Stack,
     calls = after["provider_calls"] - before["provider_calls"]
     assert calls > 3  # chunked and fanned out like any job
     assert after["jobs"]["done"] - before["jobs"]["done"] == 1
-    # Fake speech lasts 10 ms a character: the file holds the whole input.
-    assert probe_duration(out) == pytest.approx(len(text) * 0.010, rel=0.03)
+    # Fake speech lasts 10 ms a character, plus the pauses: the file holds the whole input.
+    assert probe_duration(out) == pytest.approx(expected_seconds(text), rel=0.03)
 
     again = tmp_path / "again.mp3"
     with client.audio.speech.with_streaming_response.create(model="tts-1-hd", voice="alloy", input=text) as response:
@@ -109,7 +106,7 @@ def test_voice_mapping(client: OpenAI) -> None:
     def speak(voice: str) -> bytes:
         return client.audio.speech.create(model="fake", voice=voice, input=text).content
 
-    a, b = strip_headers(fake_mp3(text, "fake-a")), strip_headers(fake_mp3(text, "fake-b"))
+    a, b = expected_mp3(text, "fake-a"), expected_mp3(text, "fake-b")
     assert a != b
     assert speak("fake-a") == speak("alloy") == a
     assert speak("fake-b") == speak("ash") == b
@@ -134,7 +131,7 @@ def test_unsupported_requests_are_refused_with_a_code(client: OpenAI, fields: di
 def test_speed_one_is_accepted(client: OpenAI) -> None:
     text = fresh("Speed one.")
     audio = client.audio.speech.create(model="tts-1", voice="echo", input=text, speed=1.0)
-    assert audio.content == strip_headers(fake_mp3(text, "fake-a"))  # tts-1: the default engine, its default voice
+    assert audio.content == expected_mp3(text, "fake-a")  # tts-1: the default engine, its default voice
 
 
 @pytest.mark.parametrize("speed", [0.25, 4.0])
@@ -217,7 +214,7 @@ def test_the_response_names_its_job(stack: Stack, client: OpenAI) -> None:
     job_id = response.headers["x-readout-job"]
     status = job_status(stack, job_id)
     assert status["id"] == job_id and status["status"] == "done" and status["characters"] == len(text)
-    assert response.content == strip_headers(fake_mp3(text, "fake-a"))
+    assert response.content == expected_mp3(text, "fake-a")
 
 
 def test_instructions_are_accepted_and_change_nothing(client: OpenAI) -> None:
@@ -227,8 +224,6 @@ def test_instructions_are_accepted_and_change_nothing(client: OpenAI) -> None:
     assert styled.content == plain
 
 
-@pytest.mark.skipif("speed" not in inspect.signature(submit_job).parameters,
-                    reason="the job's `speed` arrives with the synthesis-speed branch (submit_job(speed=...))")
 @pytest.mark.parametrize(("asked", "job_speed"), [(0.25, 0.5), (1.5, 1.5), (4.0, 2.0)])
 def test_speed_is_accepted_and_clamped_to_the_job_range(stack: Stack, client: OpenAI, asked: float,
                                                         job_speed: float) -> None:

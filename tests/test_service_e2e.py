@@ -9,10 +9,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis as sync_redis
 
+from shared import keys
 from shared.audio import mp3
+from shared.audio.rendered import RenderedChunk
+from shared.config import load_settings
+from shared.engines.fake import FakeEngine
+from shared.text import clean_document
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack
+from worker.tasks import split_for_engine
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +93,6 @@ async def test_submit_poll_download_gives_one_valid_mp3(stack: Stack, http, tmp_
     errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
     assert errors.returncode == 0 and errors.stderr == ""
 
-    import redis as sync_redis
-
-    from shared import keys
     client = sync_redis.Redis.from_url(redis_server.url)
     pieces = [client.get(keys.audio(k.decode())) for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
     client.close()
@@ -104,23 +108,47 @@ async def test_submit_poll_download_gives_one_valid_mp3(stack: Stack, http, tmp_
         assert resp.status == 304
 
 
-async def test_fifty_concurrent_submissions_cost_one_call_per_chunk(stack: Stack, http) -> None:
+async def test_fifty_concurrent_submissions_cost_one_rendering_per_chunk(stack: Stack, http) -> None:
+    """Every chunk is rendered once: one provider call per unit (sentence) of the article, not 50."""
     article = fresh(ESSAY)
+    planned = split_for_engine(clean_document(article, "text"), load_settings(stack._env()), FakeEngine.max_chars)
+    units = sum(map(len, planned))
     before = await provider_calls(http, stack.url)
     jobs = await asyncio.gather(*(submit(http, stack.url, article) for _ in range(50)))
     finals = await asyncio.gather(*(wait_done(http, stack.url, j["id"]) for j in jobs))
     assert {f["status"] for f in finals} == {"done"}
     chunks = finals[0]["chunks"]["total"]
-    assert {f["chunks"]["total"] for f in finals} == {chunks}
-    assert await provider_calls(http, stack.url) - before == chunks
-    print(f"\n50 concurrent submissions of a {chunks}-chunk cold article: {chunks} provider calls")
+    assert {f["chunks"]["total"] for f in finals} == {chunks} == {len(planned)}
+    assert await provider_calls(http, stack.url) - before == units
+    print(f"\n50 concurrent submissions of a {chunks}-chunk cold article: {units} provider calls, one per unit")
+
+
+async def test_speed_is_validated_stored_and_shown(stack: Stack, http) -> None:
+    job = await submit(http, stack.url, fresh("A short article. It has two sentences."), speed=1.25)
+    async with http.get(f"{stack.url}/v1/jobs/{job['id']}") as resp:
+        assert (await resp.json())["speed"] == 1.25
+    async with http.post(f"{stack.url}/v1/jobs?speed=0.75", data="Plain text at a slower rate.",
+                         headers={"Content-Type": "text/plain"}) as resp:
+        assert resp.status == 202
+        status_url = (await resp.json())["status_url"]
+    async with http.get(stack.url + status_url) as resp:
+        assert (await resp.json())["speed"] == 0.75
+    for bad in (0.49, 2.01, "fast", True, None):
+        async with http.post(f"{stack.url}/v1/jobs", json={"text": "Hello there.", "speed": bad}) as resp:
+            if bad is None:
+                assert resp.status == 202  # null is the default
+                continue
+            assert resp.status == 400, bad
+            assert (await resp.json())["error"]["code"] == "invalid_parameter"
+    async with http.post(f"{stack.url}/v1/jobs?speed=3", data="Too fast.", headers={"Content-Type": "text/plain"}) as resp:
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_parameter"
 
 
 async def test_status_fields_and_unknown_job(stack: Stack, http) -> None:
     job = await submit(http, stack.url, fresh("A short article. It has two sentences."))
     async with http.get(f"{stack.url}/v1/jobs/{job['id']}") as resp:
         body = await resp.json()
-        for field in ("id", "status", "engine", "voice", "characters", "chunks", "cache", "error",
+        for field in ("id", "status", "engine", "voice", "speed", "characters", "chunks", "cache", "error",
                       "created_at", "finished_at", "duration_seconds", "audio_url"):
             assert field in body
         assert body["engine"] == "fake"
@@ -135,3 +163,23 @@ async def test_engines_list(stack: Stack, http) -> None:
         engines = {e["name"]: e for e in (await resp.json())["engines"]}
     assert {"piper", "espeak", "fake"} <= set(engines)
     assert all(e["max_chars"] > 0 and e["voices"] for e in engines.values())
+
+
+async def test_markdown_job_keeps_its_chapters_and_each_chunk_its_sentence_timings(stack: Stack, http,
+                                                                                   redis_server) -> None:
+    article = fresh("# The First Part\n\nIt starts here. It goes on.\n\n## The Second Part\n\n- a point\n- another\n")
+    async with http.post(f"{stack.url}/v1/jobs", json={"text": article, "format": "markdown"}) as resp:
+        assert resp.status == 202
+        job = await resp.json()
+    final = await wait_done(http, stack.url, job["id"])
+    assert final["status"] == "done"
+    planned = split_for_engine(clean_document(article, "markdown"), load_settings(stack._env()), FakeEngine.max_chars)
+    client = sync_redis.Redis.from_url(redis_server.url)
+    try:
+        chapters = json.loads(client.hget(keys.job(job["id"]), "chapters"))
+        names = [k.decode() for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
+        rendered = [RenderedChunk.from_bytes(client.get(keys.chunk(k))) for k in names]
+    finally:
+        client.close()
+    assert chapters == ["The First Part", "The Second Part"]
+    assert [len(c.sentences) for c in rendered] == [len(c) for c in planned]

@@ -1,4 +1,4 @@
-"""Real speech says the text: Piper -> MP3 -> miniaudio -> pocketsphinx -> word recall.
+"""Real speech says the text: Piper (rendered chunk) -> MP3 -> miniaudio -> pocketsphinx -> word recall.
 
 Recall is order-aware (longest common subsequence of words over the reference length), so
 common words scattered through a wrong transcript count for little. Measured with the
@@ -12,8 +12,10 @@ from pathlib import Path
 import miniaudio
 from pocketsphinx import Decoder
 
+from shared.audio.render import RenderSettings, render_chunk
 from shared.config import Settings
 from shared.engines.piper import PiperEngine
+from shared.text import clean_document, document_sentences
 
 CORPUS = Path(__file__).resolve().parent / "data" / "federalist"
 
@@ -60,7 +62,8 @@ async def test_piper_speech_is_recognised_as_its_text() -> None:
     others = paragraphs("federalist-01.txt")[:2] + paragraphs("federalist-02.txt")[:1]
     engine = PiperEngine(Settings())
     try:
-        mp3 = (await engine.synthesize(text, engine.params())).audio
+        sentences = document_sentences(clean_document(text, "text"))
+        mp3 = (await render_chunk(engine, sentences, engine.params(), RenderSettings())).mp3
     finally:
         await engine.close()
     transcript = transcribe(mp3)

@@ -7,6 +7,7 @@ per-chunk lock, so a re-run never calls the provider for audio that exists.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -19,12 +20,15 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import jobs, keys, stats
-from shared.chunking import clean_text, split_text
+from shared.audio.render import RenderSettings
 from shared.config import Settings
 from shared.engines import EngineError, get_engine
+from shared.engines.base import AudioParams, Engine
 from shared.fetch import FetchError, fetch_article
-from shared.store.cache import cache_key
+from shared.store.cache import cache_key, chunk_text
 from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
+from shared.text import Document, Sentence, clean_document, document_sentences, split_sentences
+from shared.text.boundaries import headings
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger("readout.worker")
@@ -42,12 +46,17 @@ class Runtime:
     worker_id: str
 
 
-def split_for_engine(text: str, settings: Settings, engine_max_chars: int) -> list[str]:
-    """Chunks no provider can reject: the ceiling is min(configured, engine limit)."""
+def split_for_engine(document: Document, settings: Settings, engine_max_chars: int) -> list[list[Sentence]]:
+    """Chunks of the document's sentences; no unit over the engine's limit, no chunk over the configured size."""
     max_chars = min(settings.chunk_max_chars, engine_max_chars)
     target = min(settings.chunk_target_chars, max_chars)
     first = min(settings.first_chunk_chars, max_chars)
-    return split_text(text, target_chars=target, max_chars=max_chars, first_chars=first)
+    return split_sentences(document_sentences(document), target_chars=target, max_chars=max_chars, first_chars=first)
+
+
+def job_params(engine: Engine, job: jobs.Job) -> AudioParams:
+    """The audio identity of a job's chunks: the engine's params at the job's speed."""
+    return dataclasses.replace(engine.params(job.voice, job.variant or None), speed=job.speed)
 
 
 async def article_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -102,24 +111,26 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     job = await jobs.get_job(rt.redis, job_id)
     if job is None or job.terminal:
         return "skipped"
-    text = await jobs.article_text(rt.redis, job_id)
-    if text is None and job.source_url:  # a URL job whose page is not read yet
-        text = await fetch_step(ctx, job)
-    if text is None:
+    document = await jobs.article_document(rt.redis, job_id)
+    if document is None and job.source_url:  # a URL job whose page is not read yet
+        document = await fetch_step(ctx, job)
+    if document is None:
         return "skipped"
     engine = get_engine(job.engine, rt.settings)
-    params = engine.params(job.voice, job.variant or None)
-    chunks = split_for_engine(text, rt.settings, engine.max_chars)
+    params = job_params(engine, job)
+    chunks = split_for_engine(document, rt.settings, engine.max_chars)
     if not chunks:
         return await _fail(rt, job_id, "text is empty after cleaning", "text_empty")
-    chunk_keys = [cache_key(c, params) for c in chunks]
-    if not await jobs.start_job(rt.redis, job_id, chunk_keys, chunks):
+    render = RenderSettings.from_settings(rt.settings)
+    chunk_keys = [cache_key(chunk_text(c), params, render) for c in chunks]
+    entries = [jobs.sentences_json(c) for c in chunks]
+    if not await jobs.start_job(rt.redis, job_id, chunk_keys, entries, headings(document)):
         return "skipped"
-    log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(text)})
+    log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(document.text)})
     async with rt.cache_redis.pipeline(transaction=False) as pipe:
         for key in chunk_keys[1:]:
-            pipe.exists(keys.audio(key))
-        cached = [False, *map(bool, await pipe.execute())]
+            pipe.exists(keys.audio(key), keys.chunk(key))
+        cached = [False, *(n == 2 for n in await pipe.execute())]
     pending = [i for i in range(1, len(chunks)) if not cached[i]]
     # Chunk 0 here, not through the queue: one hop less before the first audio byte. A
     # network engine speaks it while the rest fan out; a local one first, with the CPU to
@@ -133,10 +144,10 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     return source
 
 
-async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> str | None:
-    """A URL job's first step: fetch and extract the page, clean it, keep it as the article text.
+async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> Document | None:
+    """A URL job's first step: fetch and extract the page, clean it, keep it as the article.
 
-    Returns the cleaned text, or None when the job failed (with the fetch's error code) or was
+    Returns the cleaned document, or None when the job failed (with the fetch's error code) or was
     cancelled meanwhile: a cancel aborts the fetch at once. A 5xx or network error is retried
     with backoff up to READOUT_FETCH_MAX_TRIES; other errors fail the job at once.
     """
@@ -155,7 +166,8 @@ async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> str | None:
         return None
     if article is None:
         return None
-    text = await asyncio.to_thread(clean_text, article.text, article.format)
+    document = await asyncio.to_thread(clean_document, article.text, article.format)
+    text = document.text
     if not text:
         await _fail(rt, job.id, f"no speakable text is left after cleaning {article.final_url}", "text_empty")
         return None
@@ -163,11 +175,11 @@ async def fetch_step(ctx: dict[str, Any], job: jobs.Job) -> str | None:
         await _fail(rt, job.id, f"the article at {article.final_url} has {len(text)} characters after cleaning; "
                                 f"the limit is {rt.settings.max_chars} (READOUT_MAX_CHARS)", "text_too_long")
         return None
-    if not await jobs.store_fetched(rt.redis, job.id, text=text, title=article.title, author=article.author,
+    if not await jobs.store_fetched(rt.redis, job.id, document=document, title=article.title, author=article.author,
                                     source_url=article.final_url):
         return None
     log.info("article fetched", extra={"job_id": job.id, "chars": len(text), "format": article.format})
-    return text
+    return document
 
 
 async def _unless_over(redis: Redis, job_id: str, work: Awaitable[T]) -> T | None:
@@ -214,17 +226,17 @@ async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str
         return "skipped"
     if await rt.redis.sismember(keys.job_landed(job_id), index):
         return "landed already"
-    text = await jobs.chunk_text(rt.redis, job_id, index)
-    if text is None:
+    sentences = await jobs.chunk_sentences(rt.redis, job_id, index)
+    if sentences is None:
         return "skipped"
     engine = get_engine(job.engine, rt.settings)
-    params = engine.params(job.voice, job.variant or None)
     result = await get_or_synthesize(
-        rt.cache_redis, engine, text, params, settings=rt.settings, stats_redis=rt.redis, waker=rt.waker
+        rt.cache_redis, engine, sentences, job_params(engine, job), settings=rt.settings, stats_redis=rt.redis,
+        waker=rt.waker,
     )
     hit = result.source != "synthesized"
     if hit:
-        await stats.incr(rt.redis, stats.CACHED_CHARS, len(text))
+        await stats.incr(rt.redis, stats.CACHED_CHARS, sum(len(s.spoken) for s in sentences))
     landing = await jobs.land_chunk(rt.redis, job_id, index, hit=hit)
     if landing.new and landing.done == landing.total:
         await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)

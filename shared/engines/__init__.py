@@ -6,13 +6,13 @@ aiobotocore, and one that never uses Piper does not load its model.
 from __future__ import annotations
 
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownEngine, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownEngine, UnknownVoice, VoiceInfo
 
 __all__ = [
     "AudioParams",
     "Engine",
     "EngineError",
-    "Synthesis",
+    "Speech",
     "UnknownEngine",
     "UnknownVoice",
     "VoiceInfo",

@@ -29,7 +29,9 @@ class AudioParams:
     """Everything that changes the audio of a chunk; the cache key hashes all of it.
 
     `extra` holds engine-specific settings as sorted (name, value) pairs, e.g. an
-    ElevenLabs model id or the neighbouring text used for request stitching.
+    ElevenLabs model id or the neighbouring text used for request stitching. `speed` is the
+    job's speaking rate (0.5-2.0): the engine applies what its own control can, the renderer
+    time-stretches the rest (see `Speech.tempo`).
     """
 
     engine: str
@@ -41,6 +43,7 @@ class AudioParams:
     sample_rate: int = 22050
     bitrate_kbps: int = 64
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    speed: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,20 +54,26 @@ class VoiceInfo:
 
 
 @dataclass(frozen=True)
-class Synthesis:
-    """One provider call's result: MP3 bytes, the characters billed, the requests it took."""
+class Speech:
+    """One spoken unit: 16-bit mono little-endian PCM, the characters billed, the requests it took.
 
-    audio: bytes
+    `tempo` is the speed factor the engine has already applied (`params.speed` when its own
+    control reached it, 1.0 when it has none); the renderer time-stretches by speed / tempo.
+    """
+
+    pcm: bytes
+    sample_rate: int
     billed_chars: int
     attempts: int = 1
+    tempo: float = 1.0
 
 
 class Engine(ABC):
-    """Turns one chunk of text (at most `max_chars` code points) into MP3 bytes.
+    """Speaks one unit of text (a sentence or a clause, at most `max_chars` code points) as PCM.
 
-    The bytes are bare MP3 frames, no ID3 tag and no Xing/Info header frame (engines whose
-    provider adds them strip them with `shared.audio.mp3.strip_headers`), so an article's audio
-    is its pieces concatenated.
+    The text is exactly what the engine must say, final punctuation included: an engine never
+    splits it again into sentences. Silence at the ends, loudness, pauses between units and
+    encoding are the renderer's (`shared.audio.render`), the same for every engine.
 
     Implementations must not block the event loop, must be deterministic for the same
     (text, params), and raise `EngineError` for provider failures.
@@ -75,6 +84,8 @@ class Engine(ABC):
     # True for engines that run on this machine's CPU: chunks compete for the same cores, so
     # the article job speaks chunk 0 before fanning out the rest (first audio sooner).
     local: bool = False
+    # How many of one chunk's units the renderer may have in flight at once.
+    parallel: int = 4
 
     @abstractmethod
     def voices(self) -> list[VoiceInfo]: ...
@@ -87,7 +98,8 @@ class Engine(ABC):
         """Validate the voice (raise `UnknownVoice`) and return the full audio identity."""
 
     @abstractmethod
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis: ...
+    async def speak(self, text: str, params: AudioParams) -> Speech:
+        """The audio of exactly `text` (one unit), at `params.speed` as far as the engine can."""
 
     async def warm(self) -> None:
         """Load models ahead of the first request (a worker calls this at start-up)."""

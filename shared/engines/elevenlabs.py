@@ -1,19 +1,22 @@
 """ElevenLabs over its HTTP API (`POST /v1/text-to-speech/{voice_id}`) with aiohttp.
 
-No request stitching: each chunk is sent alone (no previous/next text), so a chunk's audio
-depends only on its own text, the voice and the model id, which all go into the cache key.
-429 and 5xx are retried with full jitter (bounded tries); other errors fail at once.
+One request per unit (a sentence of ours), with no request stitching (no previous/next
+text), so a unit's audio depends only on its own text, the voice and the model id, which all
+go into the cache key. The MP3 is decoded to PCM for the renderer, which also time-stretches
+it to the job's speed (ElevenLabs' own speed control covers only 0.7-1.2). 429 and 5xx are
+retried with full jitter (bounded tries); other errors fail at once.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import aiohttp
 
-from shared.audio import mp3
+from shared.audio.decode import decode_to_pcm
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
 
 SAMPLE_RATE = 44_100
@@ -37,6 +40,15 @@ def _detail(body: str) -> str:
     if isinstance(detail, dict):
         return str(detail.get("message") or detail.get("status") or detail)
     return str(detail)[:300]
+
+
+async def _speech(audio: bytes, sample_rate: int, billed_chars: int) -> Speech:
+    try:
+        pcm = await asyncio.to_thread(decode_to_pcm, audio, sample_rate)
+    except ValueError as exc:
+        raise EngineError("elevenlabs", f"unreadable audio: {exc}", retryable=True,
+                          code="provider_unavailable") from exc
+    return Speech(pcm=pcm, sample_rate=sample_rate, billed_chars=billed_chars)
 
 
 class ElevenLabsEngine(Engine):
@@ -72,10 +84,10 @@ class ElevenLabsEngine(Engine):
             self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         return await with_retries(lambda: self._call(text, params), self._settings)
 
-    async def _call(self, text: str, params: AudioParams) -> Synthesis:
+    async def _call(self, text: str, params: AudioParams) -> Speech:
         url = f"{self._settings.elevenlabs_url.rstrip('/')}/v1/text-to-speech/{params.voice}"
         body = {"text": text, "model_id": dict(params.extra)["model_id"]}
         headers = {"xi-api-key": self._settings.elevenlabs_api_key, "Accept": "audio/mpeg"}
@@ -87,7 +99,7 @@ class ElevenLabsEngine(Engine):
                     audio = await response.read()
                     billed = response.headers.get("character-cost", "")
                     chars = int(billed) if billed.isdigit() else len(text)
-                    return Synthesis(audio=mp3.strip_headers(audio), billed_chars=chars)
+                    return await _speech(audio, params.sample_rate, chars)
                 error = f"HTTP {response.status}: {_detail(await response.text())}"
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:

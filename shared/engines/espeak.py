@@ -1,8 +1,11 @@
 """eSpeak NG (the Debian `espeak-ng` binary): robotic but very fast, with about 100 languages.
 
 Text goes in on stdin without `-m`, so markup is spoken as text, never interpreted as SSML.
-The WAV it writes to stdout carries placeholder sizes (it streams), so the PCM is taken as
-everything after the `data` chunk header.
+One call per unit (a sentence of ours). The WAV it writes to stdout carries placeholder sizes
+(it streams), so the PCM is taken as everything after the `data` chunk header.
+
+Speed is espeak's `-s` (words per minute, 175 by default), picked from a measured curve: its
+duration is close to, but not exactly, inversely proportional to `-s`.
 """
 from __future__ import annotations
 
@@ -12,12 +15,17 @@ import shutil
 import struct
 import subprocess
 
-from shared.audio.encode import pcm_to_mp3
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownVoice, VoiceInfo
+from shared.engines.calibration import SpeedCurve
 
 BITRATE_KBPS = 64
 SAMPLE_RATE = 22_050  # what espeak-ng writes for every voice
+# Speech duration (ends trimmed) against -s, relative to 175 (four prose sentences, en-us).
+_SPEED_CURVE = SpeedCurve(
+    controls=(80, 100, 120, 140, 175, 200, 220, 260, 300, 350, 400, 450),
+    ratios=(2.004, 1.702, 1.434, 1.234, 1.0, 0.880, 0.806, 0.692, 0.610, 0.532, 0.467, 0.407),
+)
 
 
 @functools.cache
@@ -66,6 +74,7 @@ class EspeakEngine(Engine):
     name = "espeak"
     max_chars = 3000
     local = True
+    parallel = 2
 
     def __init__(self, settings: Settings) -> None:
         binary = shutil.which("espeak-ng")
@@ -95,9 +104,10 @@ class EspeakEngine(Engine):
         await asyncio.to_thread(lambda: (_espeak_voices(self._binary), _espeak_variants(self._binary),
                                          _espeak_version(self._binary)))
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
+        words_per_minute, reached = _SPEED_CURVE.control_for(1.0 / params.speed)
         proc = await asyncio.create_subprocess_exec(
-            self._binary, "--stdout", "--stdin", "-b", "1", "-v", params.voice,
+            self._binary, "--stdout", "--stdin", "-b", "1", "-v", params.voice, "-s", str(round(words_per_minute)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         wav, err = await proc.communicate(text.encode("utf-8"))
@@ -109,6 +119,4 @@ class EspeakEngine(Engine):
             pcm, rate = wav_to_pcm(wav)
         except ValueError as exc:
             raise EngineError(self.name, f"unreadable output: {exc}", code="provider_failed") from exc
-        # lameenc's CPU time is small next to a process spawn, but keep it off the event loop.
-        audio = await asyncio.to_thread(pcm_to_mp3, pcm, rate, params.bitrate_kbps)
-        return Synthesis(audio=audio, billed_chars=0)
+        return Speech(pcm=pcm, sample_rate=rate, billed_chars=0, tempo=1.0 / reached)

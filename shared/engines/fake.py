@@ -1,11 +1,16 @@
 """A deterministic stand-in provider for tests, demos and benchmarks.
 
 It behaves like a network engine (latency, throttling, hard failures) but costs almost no
-CPU: a short tone is encoded once per process and whole MP3 frames of it are repeated.
-LAME's bit reservoir makes a frame's data start inside earlier frames, so the repeated unit
-is a cycle of frames taken from the steady part of a longer encoding, after the prefix that
-led to it: every frame is then preceded by exactly the bytes it was encoded after, and the
-result decodes cleanly.
+CPU. `speak` returns a tone as PCM: 10 ms a character divided by the speed, at a pitch of the
+voice's own (each voice has its own tones, so two voices never sound alike) picked by the
+text.
+
+`fake_mp3` is what the Polly and ElevenLabs test stubs send as their MP3 bodies: a short
+tone is encoded once per process and whole MP3 frames of it are repeated. LAME's bit
+reservoir makes a frame's data start inside earlier frames, so the repeated unit is a cycle
+of frames taken from the steady part of a longer encoding, after the prefix that led to it:
+every frame is then preceded by exactly the bytes it was encoded after, and the result
+decodes cleanly.
 """
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy as np
+
 from shared.audio.encode import pcm_to_mp3
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
 
 SAMPLE_RATE = 24_000  # 64 kbps at 24 kHz gives 192-byte frames with no padding bytes
@@ -30,6 +37,8 @@ MS_PER_CHAR = 10
 _TONE_STEPS = (12, 14, 16, 20, 21, 23, 24, 26)
 _MIN_FRAMES = 2  # ffmpeg cannot probe a file of a single frame
 _VOICES = {"fake-a": "Fake A", "fake-b": "Fake B"}
+_AMPLITUDE = 0.25
+_FADE_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -65,23 +74,37 @@ def _tone(step: int) -> _Tone:
     raise RuntimeError("fake engine: no repeating frame cycle in the tone encoding")
 
 
-def fake_mp3(text: str, voice: str) -> bytes:
-    """The fake engine's audio: 10 ms a character in whole frames (at least two).
-
-    Each of the engine's voices has its own tones (so they never give the same bytes), and
-    the text picks one of them.
-    """
+def _tone_step(text: str, voice: str) -> int:
+    """Each voice has its own tones (so voices never give the same audio); the text picks one."""
     digest = hashlib.sha256(f"{voice}\0{text}".encode()).digest()
-    frames = max(_MIN_FRAMES, round(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / FRAME_SAMPLES))
     per_voice = len(_TONE_STEPS) // len(_VOICES)
     slot = sorted(_VOICES).index(voice) if voice in _VOICES else digest[1] % len(_VOICES)  # stubs pass others
-    step = _TONE_STEPS[slot * per_voice + digest[0] % per_voice]
-    return _tone(step).frames(frames)
+    return _TONE_STEPS[slot * per_voice + digest[0] % per_voice]
+
+
+def fake_mp3(text: str, voice: str) -> bytes:
+    """The stubs' MP3: 10 ms a character in whole frames (at least two)."""
+    frames = max(_MIN_FRAMES, round(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / FRAME_SAMPLES))
+    return _tone(_tone_step(text, voice)).frames(frames)
+
+
+def fake_pcm(text: str, voice: str, speed: float = 1.0) -> bytes:
+    """The fake engine's PCM: a tone of 10 ms a character / speed, with 5 ms fades at its ends."""
+    count = max(1, round(len(text) * MS_PER_CHAR * SAMPLE_RATE / 1000 / speed))
+    t = np.arange(count)
+    wave = _AMPLITUDE * np.sin(2 * np.pi * _tone_step(text, voice) * t / FRAME_SAMPLES)
+    fade = min(count // 2, int(_FADE_S * SAMPLE_RATE))
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        wave[:fade] *= ramp
+        wave[count - fade:] *= ramp[::-1]
+    return (wave * 32767).astype("<i2").tobytes()
 
 
 class FakeEngine(Engine):
     name = "fake"
     max_chars = 3000
+    parallel = 8
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -106,14 +129,15 @@ class FakeEngine(Engine):
         """Build the tones (about 0.1 s of CPU) before the first request needs them."""
         await asyncio.to_thread(lambda: [_tone(step) for step in _TONE_STEPS])
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         return await with_retries(lambda: self.call_once(text, params), self._settings)
 
-    async def call_once(self, text: str, params: AudioParams) -> Synthesis:
+    async def call_once(self, text: str, params: AudioParams) -> Speech:
         """One simulated provider request, without retries."""
         await asyncio.sleep(self._settings.fake_latency_ms / 1000)
         if self._settings.fake_fail_hard:
             raise EngineError(self.name, "simulated permanent failure", code="provider_failed")
         if self._rng.random() < self._settings.fake_fail_rate:
             raise EngineError(self.name, "simulated throttling", retryable=True, code="throttled")
-        return Synthesis(audio=fake_mp3(text, params.voice), billed_chars=len(text))
+        return Speech(pcm=fake_pcm(text, params.voice, params.speed), sample_rate=SAMPLE_RATE,
+                      billed_chars=len(text), tempo=params.speed)

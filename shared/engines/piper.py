@@ -2,9 +2,21 @@
 
 Synthesis runs off the event loop: with `piper_processes` <= 1 in one dedicated thread of
 this process (onnxruntime releases the GIL), otherwise in that many spawned processes. Each
-loads the model once, on its first chunk. Noise scales are 0 and onnxruntime's thread count
-is fixed (its float results depend on it), so the same text gives the same MP3 bytes
-whatever the pool mode or the machine's core count.
+loads the model once, on its first unit. Noise scales are 0 and onnxruntime's thread count
+is fixed (its float results depend on it), so the same text gives the same PCM whatever the
+pool mode or the machine's core count.
+
+One unit (a sentence of ours) is one model call: `PiperVoice.synthesize` would let espeak
+split it again into "sentences" at every abbreviation dot ("Doctor. [454 ms] Jones") and
+peak-normalise each piece, so instead the text is phonemized, espeak's pieces are joined
+into one phoneme list (the stop phoneme espeak put at each false sentence end is dropped:
+kept, it makes a 260-290 ms pause; every other punctuation phoneme, and the unit's own final
+punctuation, stays), turned into ids and spoken in one call. The raw float audio becomes
+int16 as it is, never peak-normalised: loudness is the renderer's.
+
+Speed: the job's `speed` (times the configured narration rate, `READOUT_PIPER_LENGTH_SCALE`)
+picks a `length_scale` from a measured curve (`_SPEED_CURVE`), since duration is not linear
+in it.
 """
 from __future__ import annotations
 
@@ -18,18 +30,27 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.audio.encode import pcm_to_mp3
+import numpy as np
+
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownVoice, VoiceInfo
+from shared.engines.calibration import SpeedCurve
 
 if TYPE_CHECKING:
     from piper import PiperVoice
 
 # Bump when anything below that shapes the audio changes (it is part of the cache identity).
-_RECIPE = "1"
-_SENTENCE_PAUSE_S = 0.2
+_RECIPE = "2"
 _ONNX_THREADS = 2  # fixed, not per machine: onnxruntime's float results depend on it
 BITRATE_KBPS = 64
+_FALSE_STOPS = frozenset(".?!")
+# Speech duration (ends trimmed) against length_scale, relative to 1.0: mean of four prose
+# sentences with the bundled voice (bench/bench_speech.py --calibrate prints it again).
+_SPEED_CURVE = SpeedCurve(
+    controls=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 1.8, 2.0, 2.4, 2.8, 3.2),
+    ratios=(0.555, 0.639, 0.668, 0.766, 0.860, 0.968, 1.0, 1.035, 1.096, 1.180, 1.277, 1.442, 1.623,
+            1.746, 2.066, 2.363, 2.661),
+)
 
 
 @functools.cache
@@ -56,18 +77,36 @@ def _preload(model: str, config: str) -> None:
     _load_voice(model, config)
 
 
-def _synthesize_mp3(model: str, config: str, text: str, bitrate_kbps: int) -> bytes:
-    """Runs in the pool: text -> int16 PCM (sentences joined by a short pause) -> MP3."""
+def phonemes(voice: PiperVoice, text: str) -> list[str]:
+    """The unit's phonemes as one list: espeak's sentence pieces joined, false stops dropped."""
+    # "[[ ... ]]" is Piper's raw-phoneme syntax; article text must never reach it as such.
+    safe = text.replace("[[", "[ [").replace("]]", "] ]")
+    pieces = [p for p in voice.phonemize(safe) if p]
+    flat: list[str] = []
+    for piece in pieces[:-1]:
+        while piece and piece[-1] in _FALSE_STOPS | {" "}:
+            piece = piece[:-1]
+        flat += [*piece, " "]
+    if pieces:
+        flat += pieces[-1]
+    return flat
+
+
+def _speak_pcm(model: str, config: str, text: str, length_scale: float) -> tuple[bytes, int]:
+    """Runs in the pool: one unit -> raw int16 PCM (not normalised) and its sample rate."""
     from piper import SynthesisConfig
 
     voice = _load_voice(model, config)
     rate = voice.config.sample_rate
-    pause = bytes(2 * int(rate * _SENTENCE_PAUSE_S))
-    # "[[ ... ]]" is Piper's raw-phoneme syntax; article text must never reach it as such.
-    safe = text.replace("[[", "[ [").replace("]]", "] ]")
-    syn = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    pcm = pause.join(chunk.audio_int16_bytes for chunk in voice.synthesize(safe, syn_config=syn))
-    return pcm_to_mp3(pcm, rate, bitrate_kbps)
+    flat = phonemes(voice, text)
+    if not flat:
+        return b"", rate
+    syn = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=length_scale)
+    audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(flat), syn)
+    if isinstance(audio, tuple):
+        audio = audio[0]
+    pcm = np.clip(np.asarray(audio, dtype=np.float32) * 32767.0, -32768, 32767).astype("<i2")
+    return pcm.tobytes(), rate
 
 
 class PiperEngine(Engine):
@@ -91,6 +130,8 @@ class PiperEngine(Engine):
         self._language = config.get("language", {}).get("code", "")
         self._sample_rate = int(config["audio"]["sample_rate"])
         self._processes = settings.piper_processes
+        self.parallel = max(1, settings.piper_processes)
+        self._length_scale = settings.piper_length_scale
         self._pool: Executor | None = None
 
     def voices(self) -> list[VoiceInfo]:
@@ -111,7 +152,14 @@ class PiperEngine(Engine):
             voice=voice,
             sample_rate=self._sample_rate,
             bitrate_kbps=BITRATE_KBPS,
+            extra=(("length_scale", f"{self._length_scale:g}"),),
         )
+
+    def length_scale(self, speed: float) -> tuple[float, float]:
+        """(length_scale for `speed` on top of the narration rate, the speed it reaches)."""
+        base = _SPEED_CURVE.ratio(self._length_scale)
+        scale, reached = _SPEED_CURVE.control_for(base / speed)
+        return scale, base / reached
 
     def _executor(self) -> Executor:
         if self._pool is None:
@@ -122,16 +170,16 @@ class PiperEngine(Engine):
                 self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=context)
         return self._pool
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         loop = asyncio.get_running_loop()
+        scale, reached = self.length_scale(params.speed)
         try:
-            audio = await loop.run_in_executor(
-                self._executor(), _synthesize_mp3, str(self._model), str(self._config), text,
-                params.bitrate_kbps,
+            pcm, rate = await loop.run_in_executor(
+                self._executor(), _speak_pcm, str(self._model), str(self._config), text, scale,
             )
         except Exception as exc:  # a local engine failing is never worth retrying
             raise EngineError(self.name, f"synthesis failed: {exc}", code="provider_failed") from exc
-        return Synthesis(audio=audio, billed_chars=0)
+        return Speech(pcm=pcm, sample_rate=rate, billed_chars=0, tempo=reached)
 
     async def warm(self) -> None:
         """Hash the model and load it in every pool worker, all off the event loop."""

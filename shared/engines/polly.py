@@ -1,7 +1,11 @@
 """Amazon Polly through aiobotocore.
 
-Text is always sent with TextType="text": article markup (even `<speak>` tags) is read as
-words and never interpreted as SSML. botocore's own retries are off; throttling, 5xx and
+One request per unit (a sentence of ours). At speed 1.0 the text is sent with
+TextType="text": article markup (even `<speak>` tags) is read as words and never
+interpreted as SSML. At any other speed it is sent as SSML whose only markup is ours,
+`<speak><prosody rate="N%">...</prosody></speak>`, around the XML-escaped text (`&`, `<`,
+`>` and quotes as entities), so article text still cannot act as SSML. The MP3 Polly returns
+is decoded to PCM for the renderer. botocore's own retries are off; throttling, 5xx and
 dropped connections go through `retry.with_retries` (full jitter, bounded tries), while bad
 input, unknown voices and credential problems fail at once.
 """
@@ -10,12 +14,13 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore import exceptions as boto
 
-from shared.audio import mp3
+from shared.audio.decode import decode_to_pcm
 from shared.config import Settings
-from shared.engines.base import AudioParams, Engine, EngineError, Synthesis, UnknownVoice, VoiceInfo
+from shared.engines.base import AudioParams, Engine, EngineError, Speech, UnknownVoice, VoiceInfo
 from shared.engines.retry import with_retries
 
 VARIANTS = ("standard", "neural", "long-form", "generative")
@@ -37,6 +42,14 @@ _VOICES = {
     "Adriano": "it-IT", "Camila": "pt-BR", "Ines": "pt-PT", "Laura": "nl-NL", "Takumi": "ja-JP",
     "Seoyeon": "ko-KR", "Zhiyu": "cmn-CN",
 }
+
+
+def request_text(text: str, speed: float) -> tuple[str, str]:
+    """(Text, TextType) for one unit: plain text, or our prosody wrapper around escaped text."""
+    if abs(speed - 1.0) < 1e-3:
+        return text, "text"
+    body = escape(text, {'"': "&quot;", "'": "&apos;"})
+    return f'<speak><prosody rate="{round(speed * 100)}%">{body}</prosody></speak>', "ssml"
 
 
 def _client_error(exc: boto.ClientError, text_len: int) -> EngineError:
@@ -113,15 +126,16 @@ class PollyEngine(Engine):
                 self._stack = stack
             return self._client
 
-    async def synthesize(self, text: str, params: AudioParams) -> Synthesis:
+    async def speak(self, text: str, params: AudioParams) -> Speech:
         return await with_retries(lambda: self._call(text, params), self._settings)
 
-    async def _call(self, text: str, params: AudioParams) -> Synthesis:
+    async def _call(self, text: str, params: AudioParams) -> Speech:
         client = await self._get_client()
+        body, text_type = request_text(text, params.speed)
         try:
             response = await client.synthesize_speech(
-                Text=text,
-                TextType="text",
+                Text=body,
+                TextType=text_type,
                 VoiceId=params.voice,
                 Engine=params.variant,
                 OutputFormat="mp3",
@@ -138,8 +152,13 @@ class PollyEngine(Engine):
                               code="provider_unavailable") from exc
         except boto.BotoCoreError as exc:
             raise EngineError(self.name, f"request failed: {exc}", code="invalid_request") from exc
-        audio = mp3.strip_headers(audio)  # ID3/Xing would break plain concatenation of pieces
-        return Synthesis(audio=audio, billed_chars=int(response.get("RequestCharacters") or len(text)))
+        try:
+            pcm = await asyncio.to_thread(decode_to_pcm, audio, params.sample_rate)
+        except ValueError as exc:
+            raise EngineError(self.name, f"unreadable audio: {exc}", retryable=True,
+                              code="provider_unavailable") from exc
+        return Speech(pcm=pcm, sample_rate=params.sample_rate, tempo=params.speed,
+                      billed_chars=int(response.get("RequestCharacters") or len(text)))
 
     async def close(self) -> None:
         async with self._client_lock:

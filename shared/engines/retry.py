@@ -11,9 +11,12 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from shared.config import Settings
-from shared.engines.base import EngineError, Synthesis
+from shared.engines.base import EngineError, Speech
+
+T = TypeVar("T", bound=Speech)
 
 MAX_BACKOFF_S = 20.0
 
@@ -24,7 +27,7 @@ def backoff_s(attempt: int, base_s: float, rng: random.Random | None = None) -> 
     return (rng or random).uniform(0.0, ceiling)
 
 
-async def with_retries(call: Callable[[], Awaitable[Synthesis]], settings: Settings) -> Synthesis:
+async def with_retries(call: Callable[[], Awaitable[T]], settings: Settings) -> T:
     """Run `call` up to `settings.provider_max_tries` times while it fails retryably.
 
     The result (or the error raised) carries `attempts`: how many requests the provider saw,

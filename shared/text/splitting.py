@@ -12,13 +12,26 @@ ever exceed the provider's limit.
 Lengths are code points. Each chunk is a verbatim slice of the input with the whitespace at
 its ends removed, so nothing is lost, duplicated or reordered. Everything is linear in the
 length of the text and depends only on the arguments.
+
+`split_sentences` packs a document's `Sentence`s the same way, measuring what the engine is
+sent: the spoken forms, one space between them. A break after a paragraph, heading, list
+item (or the end) is a "paragraph break" for the flush rule. A sentence whose spoken form
+is over `max_chars` is cut as above into pieces with boundary `clause` (the last piece keeps
+the sentence's boundary); each piece's written text is the matching slice of the sentence.
+Should normalisation make a piece's spoken form longer than `max_chars` again, that spoken
+form is cut once more and the extra pieces carry no written text (an empty span at the
+piece's end), so that no engine request is ever over the limit.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
 
 import regex
 
+from shared.text.boundaries import Normalizer, spoken_form
+from shared.text.document import Sentence
+from shared.text.normalize import normalize as default_normalize
 from shared.text.sentences import NO_CUT_BEFORE, WS, Span, sentence_spans, trim
 
 _CLAUSE_BREAK = regex.compile(
@@ -38,18 +51,59 @@ def split_text(
     `first_chars > 0` makes the first chunk short (the first sentence or few, at most
     `first_chars` when a sentence boundary allows) so that audio can start sooner.
     """
+    _check_limits(target_chars, max_chars, first_chars)
+    units: list[Span] = []
+    for start, end, ends_paragraph in sentence_spans(text):
+        pieces = list(_pieces(text, start, end, max_chars))
+        units.extend((s, e, False) for s, e in pieces[:-1])
+        units.append((*pieces[-1], ends_paragraph))
+    groups = _Packer(target_chars, max_chars, first_chars).pack(units)
+    return [text[units[i][0]:units[j - 1][1]] for i, j in groups]
+
+
+def split_sentences(
+    sentences: Sequence[Sentence], *, target_chars: int = 2500, max_chars: int = 3000, first_chars: int = 0,
+    normalize: Normalizer = default_normalize,
+) -> list[list[Sentence]]:
+    """Chunks of whole sentences (see the module docstring); no chunk's spoken text over `max_chars`."""
+    _check_limits(target_chars, max_chars, first_chars)
+    pieces = [p for sentence in sentences for p in _sentence_pieces(sentence, max_chars, normalize)]
+    units: list[Span] = []
+    at = 0
+    for piece in pieces:
+        units.append((at, at + len(piece.spoken), piece.boundary not in ("clause", "sentence")))
+        at += len(piece.spoken) + 1
+    groups = _Packer(target_chars, max_chars, first_chars).pack(units)
+    return [list(pieces[i:j]) for i, j in groups]
+
+
+def _check_limits(target_chars: int, max_chars: int, first_chars: int) -> None:
     if target_chars <= 0 or max_chars <= 0:
         raise ValueError("target_chars and max_chars must be positive")
     if target_chars > max_chars:
         raise ValueError("target_chars must not exceed max_chars")
     if first_chars < 0:
         raise ValueError("first_chars must be 0 (off) or positive")
-    units: list[Span] = []
-    for start, end, ends_paragraph in sentence_spans(text):
-        pieces = list(_pieces(text, start, end, max_chars))
-        units.extend((s, e, False) for s, e in pieces[:-1])
-        units.append((*pieces[-1], ends_paragraph))
-    return _Packer(text, target_chars, max_chars, first_chars).pack(units)
+
+
+def _sentence_pieces(sentence: Sentence, max_chars: int, normalize: Normalizer) -> Iterator[Sentence]:
+    """The sentence itself, or its clause pieces when its spoken form is over `max_chars`."""
+    if len(sentence.spoken) <= max_chars:
+        yield sentence
+        return
+    written = list(_pieces(sentence.text, *trim(sentence.text, 0, len(sentence.text)), max_chars))
+    out: list[Sentence] = []
+    for n, (start, end) in enumerate(written):
+        spoken = spoken_form(sentence.text[start:end], normalize, final=n == len(written) - 1)
+        at = sentence.start + start
+        cuts = list(_pieces(spoken, *trim(spoken, 0, len(spoken)), max_chars))
+        for k, (s, e) in enumerate(cuts):
+            span = (at, sentence.start + end) if k == 0 else (sentence.start + end, sentence.start + end)
+            text = sentence.text[start:end] if k == 0 else ""
+            out.append(dataclasses.replace(sentence, start=span[0], end=span[1], text=text, spoken=spoken[s:e],
+                                           boundary="clause"))
+    out[-1] = dataclasses.replace(out[-1], boundary=sentence.boundary)
+    yield from out
 
 
 def _pieces(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
@@ -78,17 +132,17 @@ def _cut(text: str, start: int, max_chars: int) -> int:
 
 
 class _Packer:
-    """Greedy two-threshold packing of sentence spans into chunks."""
+    """Greedy two-threshold packing of sentence spans into chunks: [start, end) unit indexes."""
 
-    def __init__(self, text: str, target_chars: int, max_chars: int, first_chars: int) -> None:
-        self.text = text
+    def __init__(self, target_chars: int, max_chars: int, first_chars: int) -> None:
         self.target_chars = target_chars
         self.max_chars = max_chars
         self.first_chars = first_chars
-        self.chunks: list[str] = []
+        self.chunks: list[tuple[int, int]] = []
         self.buffer: list[Span] = []
+        self.taken = 0  # units already in chunks
 
-    def pack(self, units: list[Span]) -> list[str]:
+    def pack(self, units: list[Span]) -> list[tuple[int, int]]:
         for unit in units:
             while self.buffer and unit[1] - self.buffer[0][0] > self._cap():
                 self._flush()
@@ -117,5 +171,6 @@ class _Packer:
                 if buffer[i][1] - buffer[0][0] >= self._goal() // 2:
                     take = i + 1
                 break
-        self.chunks.append(self.text[buffer[0][0]:buffer[take - 1][1]])
+        self.chunks.append((self.taken, self.taken + take))
+        self.taken += take
         del buffer[:take]
