@@ -2,8 +2,9 @@
 
 Two shapes: a JSON object `{"text", "format", "engine", "voice", "speed"}` (or `{"url", ...}`
 instead of text: the worker fetches the page), or the raw article as the body with
-`Content-Type: text/plain|text/markdown|text/html` and engine/voice/speed as query parameters. The body size is checked against the limit before it is read. `speed` is
-the speaking rate, 0.5 to 2.0 (default 1.0).
+`Content-Type: text/plain|text/markdown|text/html` and engine/voice/speed as query parameters.
+The body size is checked against the limit before it is read. `speed` is the speaking rate,
+0.5 to 2.0 (default 1.0).
 """
 from __future__ import annotations
 
