@@ -186,7 +186,7 @@ def test_every_format_decodes_to_the_duration_of_the_mp3(client: OpenAI, tmp_pat
             assert (codec, rate) == {"mp3": ("mp3", 24000), "opus": ("opus", 48000), "aac": ("aac", 24000),
                                      "flac": ("flac", 24000), "wav": ("pcm_s16le", 24000)}[fmt]
     print("decoded seconds per format:", {k: round(v, 3) for k, v in seconds.items()})
-    assert seconds["mp3"] == pytest.approx(len(text) * 0.010, rel=0.03)
+    assert seconds["mp3"] == pytest.approx(expected_seconds(text), rel=0.03)
     for fmt, value in seconds.items():
         assert abs(value - seconds["mp3"]) < 0.100, (fmt, value, seconds["mp3"])
     wav = (tmp_path / "speech.wav").read_bytes()

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from shared import jobs, keys
 from shared.fetch import MAX_URL_CHARS
+from shared.text import Document
 from tests.conftest import RedisServer, free_port
 from tests.page_server import ARTICLES, PageServer
 from tests.stack import Stack
@@ -85,9 +86,9 @@ async def spoken_text(http, stack: Stack, store: aioredis.Redis, job_id: str) ->
     """Once the job is running: its status and the chunk texts the worker will speak."""
     status = await until_status(http, stack, job_id, lambda s: s["status"] != "queued" and s["status"] != "fetching")
     assert status["status"] == "running", status
-    chunks = [await jobs.chunk_text(store, job_id, i) for i in range(status["chunks"]["total"])]
+    chunks = [await jobs.chunk_sentences(store, job_id, i) for i in range(status["chunks"]["total"])]
     assert None not in chunks
-    return status, chunks
+    return status, [" ".join(s.text for s in sentences) for sentences in chunks]
 
 
 async def cancel(http: aiohttp.ClientSession, stack: Stack, job_id: str) -> dict:
@@ -106,7 +107,7 @@ async def test_only_the_article_is_spoken(stack: Stack, http, store, site: PageS
         text = "\n".join(chunks)
         assert (final["title"], final["author"], final["source_url"]) == (title, author, url)
         assert final["voice"] == "fake-b"
-        assert final["characters"] == len(await jobs.article_text(store, job["id"]))
+        assert final["characters"] == len((await jobs.article_document(store, job["id"])).text)
         if title:
             assert chunks[0].startswith(title), chunks[0][:200]  # the title first, as a heading
         for sentence in spoken:
@@ -191,7 +192,7 @@ async def test_cancel_while_fetching_aborts_the_fetch(stack: Stack, http, store,
     assert counts["fetching"] == 0 and counts["cancelled"] >= 1
     final = await status_of(http, stack, job["id"])
     assert final["status"] == "cancelled" and final["chunks"]["total"] is None and final["error"] is None
-    assert await jobs.article_text(store, job["id"]) is None
+    assert await jobs.article_document(store, job["id"]) is None
 
 
 async def next_sse(resp: aiohttp.ClientResponse) -> tuple[str, str]:
@@ -212,9 +213,9 @@ async def test_fetch_transitions_are_idempotent_and_counted(store: aioredis.Redi
 
     before = await counts()
     job_id = jobs.new_job_id()
-    await jobs.create_job(store, job_id=job_id, owner="t", engine="fake", voice="fake-a", variant="", text=None,
+    await jobs.create_job(store, job_id=job_id, owner="t", engine="fake", voice="fake-a", variant="", document=None,
                           source_url="https://example.com/a")
-    assert await jobs.article_text(store, job_id) is None
+    assert await jobs.article_document(store, job_id) is None
     assert await jobs.begin_fetch(store, job_id)
     assert await jobs.begin_fetch(store, job_id)  # a re-run of the article job finds it fetching
     during = await counts()
@@ -223,10 +224,10 @@ async def test_fetch_transitions_are_idempotent_and_counted(store: aioredis.Redi
     assert await jobs.finish_job(store, job_id, "cancelled")
     assert (await counts())["fetching"] == before.get("fetching", 0)
     assert not await jobs.begin_fetch(store, job_id)
-    assert not await jobs.store_fetched(store, job_id, text="Late.", title="T", author=None, source_url="https://x/")
+    assert not await jobs.store_fetched(store, job_id, document=Document("Late.", ()), title="T", author=None, source_url="https://x/")
     job = await jobs.get_job(store, job_id)
     assert job is not None and job.status == "cancelled" and job.title is None
-    assert await jobs.article_text(store, job_id) is None
+    assert await jobs.article_document(store, job_id) is None
 
 
 @pytest.mark.parametrize(("body", "code"), [

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -30,7 +30,7 @@ from shared.audio.tempo import time_stretch
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, EngineError, Speech
 from shared.text.document import Boundary, Sentence
-from shared.text.normalize import VERSION as NORMALIZER_VERSION
+from shared.text.normalize import version as normalizer_version
 
 _SPEECH_THRESHOLD_DB = -34.0
 _DEFAULT_BITRATE_KBPS = 64  # for engines that leave it to the provider (bitrate_kbps 0)
@@ -63,7 +63,7 @@ class RenderSettings:
     peak_dbtp: float = -1.0
     lead_ms: int = 20
     tail_ms: int = 40
-    normalizer: str = NORMALIZER_VERSION
+    normalizer: str = field(default_factory=normalizer_version)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RenderSettings:
