@@ -7,6 +7,7 @@ from aiohttp import web
 from arq.connections import create_pool
 
 from api import audio, events, jobs, openai_compat
+from api.auth import require_key
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
 from api.limits import LIMITS, Limits
@@ -92,7 +93,7 @@ REDIS_URL = web.AppKey("redis_url", str)
 
 
 def create_app(settings: Settings, redis_url: str) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[json_errors, require_key(settings)], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[REDIS_URL] = redis_url
     app.add_routes(routes)

@@ -8,6 +8,7 @@ gets its terminating chunk and a Content-Length body comes up short), logged wit
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -93,9 +94,26 @@ def _as_response(request: web.Request, exc: Exception) -> web.Response:
     return error_response(500, "internal_error", "internal error; it has been logged")
 
 
+def _check_static(request: web.Request) -> None:
+    """A `/static/` name that is no file there is a JSON 404 (aiohttp sends an empty one, or a
+    500 for a name longer than the file system allows)."""
+    resource = request.match_info.route.resource
+    directory = resource.get_info().get("directory") if resource is not None else None
+    if directory is None:
+        return
+    name = request.match_info.get("filename", "")
+    try:
+        found = all(len(part) <= 255 for part in name.split("/")) and Path(directory, name).resolve().is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise ApiError(404, "not_found", "no such file")
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        _check_static(request)
         return await handler(request)
     except ConnectionError:
         raise  # the client went away mid-response (or the response was cut already)

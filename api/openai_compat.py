@@ -18,7 +18,6 @@ Mapping:
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -29,7 +28,7 @@ from api.auth import caller
 from api.context import ctx
 from api.errors import ApiError
 from api.jobs import submit_job
-from api.submit import clean_article, read_body
+from api.submit import clean_article, load_json, read_body
 from shared.config import Settings
 from shared.engines import UnknownEngine, engine_names, get_engine
 
@@ -93,11 +92,7 @@ def _check_unsupported(body: dict[str, Any]) -> None:
 async def _read_json(request: web.Request, settings: Settings) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the request as application/json")
-    raw = await read_body(request, settings)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", "body is not valid JSON") from exc
+    body = load_json(await read_body(request, settings))
     if not isinstance(body, dict):
         raise ApiError(400, "body_not_object", "JSON body must be an object")
     return body

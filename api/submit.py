@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +33,48 @@ class Submission:
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
+    """The whole body, within the size limit and READOUT_BODY_TIMEOUT (a slow sender gets a 408)."""
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes")
     try:
-        return await request.read()
+        async with asyncio.timeout(settings.body_timeout_s):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes") from exc
+    except TimeoutError as exc:
+        raise ApiError(408, "body_timeout", f"the request body did not arrive within {settings.body_timeout_s:g} s",
+                       {"Connection": "close"}) from exc
+
+
+# JSON is bounded before it is parsed: json.loads recurses per nesting level (RecursionError)
+# and int() refuses numbers over 4,300 digits (ValueError). Strings are blanked first, so
+# the scans below see only structure; each is one linear pass.
+MAX_JSON_DEPTH = 32
+MAX_JSON_BRACKETS = 10_000
+MAX_NUMBER_CHARS = 100
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\Z)', re.DOTALL)  # an unclosed string runs to the end
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_LONG_NUMBER = re.compile(rf"[-+0-9.eE]{{{MAX_NUMBER_CHARS + 1}}}")
+
+
+def load_json(body: bytes) -> Any:
+    """`json.loads` for untrusted bodies: 400 for bad UTF-8, bad JSON, or JSON past the bounds."""
+    text = _decode(body)
+    structure = _JSON_STRING.sub('""', text)
+    if _LONG_NUMBER.search(structure):
+        raise ApiError(400, "number_too_long", f"a JSON number is longer than {MAX_NUMBER_CHARS} characters")
+    brackets = _NOT_BRACKET.sub("", structure)
+    if len(brackets) > MAX_JSON_BRACKETS:
+        raise ApiError(400, "json_too_complex", f"the JSON body has more than {MAX_JSON_BRACKETS} brackets")
+    depth = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, "json_too_deep", f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
 
 
 def _decode(body: bytes) -> str:
@@ -57,10 +94,7 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
 
 
 def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | None]:
-    try:
-        obj = json.loads(_decode(body))
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    obj = load_json(body)
     if not isinstance(obj, dict):
         raise ApiError(400, "body_not_object", "JSON body must be an object with a 'text' field")
     if "text" not in obj:
