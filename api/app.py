@@ -8,6 +8,7 @@ from arq.connections import create_pool
 
 from api import audio, events, jobs, openai_compat
 from api.auth import require_key
+from api.cleaner_pool import close_pool
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
 from api.limits import LIMITS, Limits
@@ -15,6 +16,7 @@ from api.metrics import setup_metrics
 from api.notifier import JobNotifier
 from api.openapi import setup_pages
 from api.stats import cluster_stats
+from api.submit import cleaner
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.liveness import live_workers
@@ -72,6 +74,7 @@ async def _startup(app: web.Application) -> None:
     await notifier.start()
     app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)
     app[LIMITS] = Limits(redis, settings)
+    cleaner(settings)  # cleaner processes start now, not on the first submission
     # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
     for name in engine_names(settings):
         engine = get_engine(name, settings)
@@ -79,6 +82,7 @@ async def _startup(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
+    await close_pool()
     c = app[CTX]
     await c.notifier.stop()
     await c.queue.aclose()

@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from api.cleaner_pool import CleanerBusy, CleanerPool, CleanTimeout, get_pool
 from api.errors import ApiError
 from shared.chunking import clean_text
 from shared.config import Settings
 
 FORMATS = ("text", "markdown", "html")
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
-_OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop keeps serving
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,20 @@ def _parse_json(body: bytes) -> tuple[str, str, str | None, str | None, str | No
     return obj["text"], fmt, _optional_str(obj, "engine"), _optional_str(obj, "voice"), _optional_str(obj, "variant")
 
 
+def cleaner(settings: Settings) -> CleanerPool:
+    """This process's cleaner pool (see api.cleaner_pool); the app starts it with its startup."""
+    return get_pool(clean_text, settings.clean_processes, settings.clean_timeout_s)
+
+
 async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> str:
     """The text that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
-    if len(raw) > _OFFLOAD_CHARS:
-        text = await asyncio.to_thread(clean_text, raw, fmt)
-    else:
-        text = clean_text(raw, fmt)
+    try:
+        text = await cleaner(settings).run(raw, fmt)
+    except CleanTimeout as exc:
+        raise ApiError(422, "text_too_complex",
+                       f"{what} could not be cleaned within {settings.clean_timeout_s:g} s (READOUT_CLEAN_TIMEOUT)") from exc
+    except CleanerBusy as exc:
+        raise ApiError(503, "cleaner_busy", "every cleaner is busy; try again shortly", {"Retry-After": "2"}) from exc
     if not text:
         raise ApiError(400, "text_empty", f"{what} has no speakable text after cleaning")
     if len(text) > settings.max_chars:

@@ -39,7 +39,7 @@ def client(stack: Stack) -> Iterator[OpenAI]:
 
 
 def stats(stack: Stack) -> dict:
-    status, body = get_json(stack.url + "/v1/stats")
+    status, body = get_json(stack.url + "/v1/stats", headers=stack.auth)
     assert status == 200
     return body
 
