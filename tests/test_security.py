@@ -252,6 +252,16 @@ def test_malformed_job_ids_never_reach_redis(stack: Stack, redis_server: RedisSe
 # --- Logs, and Polly's plain text ----------------------------------------------------------
 
 
+def send_raw(port: int, data: bytes) -> bytes:
+    """Send bytes as they are (no client would send these) and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while piece := conn.recv(65536):
+            answer += piece
+        return answer
+
+
 async def test_logs_hold_no_key_credential_or_article_text(own_redis: str, tmp_path: Path) -> None:
     """A whole run at DEBUG, through Polly (a local stub) and the fake engine, failures included;
     then grep every log file for the key, the AWS credentials and the article's words."""
@@ -284,6 +294,24 @@ async def test_logs_hold_no_key_credential_or_article_text(own_redis: str, tmp_p
                                       headers=bearer(ALICE + "typo")) as resp:
                     assert resp.status == 401
             assert [f["status"] for f in finals] == ["done", "done", "failed"], finals
+            # Requests aiohttp's own parser rejects, carrying the key and article text in their bytes,
+            # and links with signed-looking query strings: none of it may reach a log line.
+            job_path = f"/v1/jobs/{finals[0]['id']}"
+            for raw in (
+                f"GET {job_path} HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nX-Pad: {phrase * 2000}\r\n\r\n",
+                f"GET {job_path} HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nBad Header {phrase}: x\r\n\r\n",
+                f"GET {job_path}/audio?access_token={ALICE}&sig={secret} HTTP/1.1\r\n{phrase}\r\n\r\n",
+                f"\x16\x03\x01 {ALICE} {phrase}\r\n\r\n",
+                f"POST /v1/jobs HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 5\r\n\r\n{{\"text\": \"{phrase}\"}}\r\n\r\n",
+            ):
+                answer = send_raw(s.port, raw.encode())
+                assert answer.startswith(b"HTTP/1."), answer[:100]
+                assert ALICE.encode() not in answer and phrase.encode() not in answer, answer[:300]
+            for query in (f"access_token={ALICE}", f"sig={secret}&token={secret}"):
+                async with aiohttp.ClientSession() as anyone:
+                    async with anyone.get(f"{s.url}{job_path}/audio?{query}") as resp:
+                        assert resp.status in (200, 401)
         finally:
             s.stop()
     texts = [r["Text"] for r in stub.requests]
