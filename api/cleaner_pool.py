@@ -5,7 +5,7 @@ twenty small bodies could freeze every other request. Every article, whatever it
 goes to one of `READOUT_CLEAN_PROCESSES` spawned processes over a pipe. One that is not
 done within `READOUT_CLEAN_TIMEOUT` seconds is killed and replaced, and the caller gets
 `CleanTimeout` (the API's `422 text_too_complex`). Waiting for a free process is bounded
-by the same budget (`CleanerBusy`). Results come back pickled, so the cleaner may return
+too (`CleanerBusy` after `queue_wait_s`: four budgets, at least 30 s). Results come back pickled, so the cleaner may return
 any pickleable value (a str today, a dataclass of document blocks tomorrow).
 
 The pool belongs to the event loop that first used it; its processes are daemons, so
@@ -80,6 +80,7 @@ class CleanerPool:
         self.loop = asyncio.get_running_loop()
         self._func = func
         self._timeout = timeout_s
+        self.queue_wait_s = max(30.0, 4 * timeout_s)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
@@ -113,10 +114,10 @@ class CleanerPool:
     async def run(self, *args: Any) -> Any:
         """`func(*args)` in a cleaner process, within the budget."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self.queue_wait_s):
                 worker = await self._idle.get()
         except TimeoutError as exc:
-            raise CleanerBusy(f"no cleaner free within {self._timeout:g} s") from exc
+            raise CleanerBusy(f"no cleaner free within {self.queue_wait_s:g} s") from exc
         try:
             worker.conn.send(args)
             ok, value = await worker.receive(self._timeout)
