@@ -100,6 +100,8 @@ def require_key(settings: Settings) -> Callable[[web.Request, Handler], Awaitabl
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         _authorization(request)
+        if request.match_info.http_exception is not None:  # no such route or method: 404/405 say no more
+            return await handler(request)
         metrics = request.path == "/metrics" and bool(settings.metrics_token)
         if metrics and _metrics_token_ok(request, settings):
             pass
