@@ -139,7 +139,6 @@ def connect(url: str, retries: int = WORKER_RETRIES, *, socket_timeout: float | 
         health_check_interval=5,
         socket_connect_timeout=2 if socket_timeout is None else socket_timeout,
         socket_timeout=socket_timeout,
-        socket_keepalive=True,
     )
 
 
@@ -155,7 +154,7 @@ def api_queue(url: str, settings: Settings) -> ArqRedis:
 
 
 def connect_listener(url: str) -> aioredis.Redis:
-    """For pub/sub only: a subscriber waits for messages, so no read timeout (keepalive instead)."""
+    """For pub/sub only: a subscriber waits for messages, so no read timeout."""
     return connect(url)
 
 
