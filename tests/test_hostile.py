@@ -321,3 +321,26 @@ def test_cleaners_are_linear_on_adversarial_input(family: str) -> None:
     t_large = _best_of(3, lambda: clean_text(large, fmt))
     ratio = t_large / max(t_small, 1e-4)
     assert ratio < 10, f"{family}: {t_small * 1000:.1f} ms -> {t_large * 1000:.1f} ms for 4x the input ({ratio:.1f}x)"
+
+
+# --- A stream that waits on a job going nowhere is cut -----------------------------------------
+
+
+async def test_streams_of_a_job_that_never_moves_are_cut(redis_server: RedisServer, tmp_path) -> None:
+    s = Stack(redis_server.url, free_port(), tmp_path / "logs", env={
+        "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_STREAM_IDLE_TIMEOUT": "2",
+    })
+    s.start(workers=0)  # nobody will ever work on the job
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(s.url + "/v1/jobs", json={"text": fresh("Nobody speaks this. Ever.")}) as r:
+                job = await r.json()
+            for path in (job["audio_url"], job["events_url"]):
+                with pytest.raises(aiohttp.ClientPayloadError):  # a broken transfer, not an ended one
+                    async with http.get(s.url + path) as resp:
+                        assert resp.status == 200
+                        await resp.read()
+            async with http.get(s.url + job["status_url"]) as r:
+                assert (await r.json())["status"] == "queued"
+    finally:
+        s.stop()
