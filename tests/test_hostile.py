@@ -18,13 +18,15 @@ from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
+import redis as sync_redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.errors import ApiError, json_errors
+from shared import keys
 from shared.text.cleaning import clean_text
-from tests.conftest import RedisServer, free_port
+from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack
 from tests.test_service_e2e import fresh, wait_done
 
@@ -344,3 +346,37 @@ async def test_streams_of_a_job_that_never_moves_are_cut(redis_server: RedisServ
                 assert (await r.json())["status"] == "queued"
     finally:
         s.stop()
+
+
+def test_a_chunk_evicted_during_a_download_cuts_it(stack: Stack, redis_server: RedisServer) -> None:
+    """A finished job's file is served piece by piece with Content-Length; a piece that left the
+    cache meanwhile cuts the download (short body), never a 410 written inside the 200."""
+    article = fresh((CORPUS / "federalist-10.txt").read_text(encoding="utf-8") * 2)
+
+    async def make() -> str:
+        async with aiohttp.ClientSession(headers=AUTH) as http:
+            async with http.post(stack.url + "/v1/jobs", json={"text": article}) as r:
+                job = await r.json()
+            assert (await wait_done(http, stack.url, job["id"], timeout=120))["status"] == "done"
+            return job["id"]
+
+    job_id = asyncio.run(make())
+    client = sync_redis.Redis.from_url(redis_server.url)
+    last = client.lrange(keys.job_chunks(job_id), -1, -1)[0].decode()
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader: the server must wait on us
+        conn.settimeout(20)
+        conn.connect(("127.0.0.1", stack.port))
+        conn.sendall(request("GET", f"/v1/jobs/{job_id}/audio", AUTH))
+        answer = conn.recv(4096)
+        client.delete(keys.audio(last))  # evicted while the download is under way
+        try:
+            while piece := conn.recv(4096):
+                answer += piece
+        except ConnectionResetError:
+            pass
+    client.close()
+    status, headers, body = parse(answer)
+    assert status == 200
+    assert answer.count(b"HTTP/1.1") == 1 and b'"audio_expired"' not in answer
+    assert len(body) < int(headers["content-length"]), (len(body), headers["content-length"])
