@@ -1,4 +1,4 @@
-"""Redis failing under a running stack (issue 15): killed, frozen, full.
+"""Redis failing under a running stack (issue 15): killed, frozen, full, read-only.
 
 Each test runs real API and worker processes on a real redis-server, with jobs in flight
 and `curl` clients streaming every job's audio to a file. Whatever Redis does, no worker
@@ -60,6 +60,7 @@ def stack(redis_server: RedisServer, redis_url: str, tmp_path: Path) -> Iterator
         os.kill(redis_server.proc.pid, signal.SIGCONT)  # a failed test must not leave Redis frozen
         client = sync_redis.Redis.from_url(redis_server.url, socket_timeout=5)
         client.config_set("maxmemory", 0)
+        client.replicaof("NO", "ONE")
         client.close()
 
 
@@ -171,7 +172,7 @@ async def test_redis_sigstop_for_5_minutes(redis_server: RedisServer, stack: Sta
     await run_outage(redis_server, stack, http, tmp_path, how="stop", outage_s=300)
 
 
-# --- Redis at maxmemory with noeviction ---------------------------------------------------------
+# --- Redis refusing writes: at maxmemory with noeviction, or read-only ---------------------------
 
 
 def fill(server: RedisServer) -> None:
@@ -194,31 +195,52 @@ async def submit_while_full(http: aiohttp.ClientSession, s: Stack) -> aiohttp.Cl
         return resp
 
 
-async def test_redis_full_for_a_while_then_every_job_completes(redis_server: RedisServer, stack: Stack, http,
-                                                               tmp_path: Path) -> None:
+def read_only(server: RedisServer) -> None:
+    """A replica of a master that is not there: reads work, every write is refused (READONLY)."""
+    client = rclient(server)
+    client.replicaof("127.0.0.1", str(free_port()))
+    client.close()
+
+
+def writable(server: RedisServer) -> None:
+    client = rclient(server)
+    client.replicaof("NO", "ONE")
+    client.close()
+
+
+STORE_FAULTS = {  # name: (start, end, status and code a submission gets meanwhile)
+    "full": (fill, unfill, 507, "store_full"),
+    "read-only": (read_only, writable, 503, "store_unavailable"),
+}
+
+
+@pytest.mark.parametrize("fault", list(STORE_FAULTS))
+async def test_redis_refusing_writes_for_a_while_then_every_job_completes(redis_server: RedisServer, stack: Stack,
+                                                                          http, tmp_path: Path, fault: str) -> None:
+    start, end, status, code = STORE_FAULTS[fault]
     stack.start(workers=2)
     ids, clients = await start_jobs(http, stack, tmp_path)
     await under_way(redis_server, ids)
-    fill(redis_server)
+    start(redis_server)
     began = time.monotonic()
     try:
         resp = await submit_while_full(http, stack)
-        assert resp.status == 507, resp.status
-        assert (await resp.json())["error"]["code"] == "store_full"
+        assert resp.status == status, resp.status
+        assert (await resp.json())["error"]["code"] == code
         assert int(resp.headers["Retry-After"]) > 0
-        # Full for a while, but less than READOUT_STORE_FAIL_AFTER (15 s): nothing may fail.
+        # Refusing writes for a while, but less than READOUT_STORE_FAIL_AFTER (15 s): nothing may fail.
         assert not await until(lambda: not alive(stack), timeout=8)
     finally:
-        unfill(redis_server)
-    full_for = time.monotonic() - began
+        end(redis_server)
+    fault_for = time.monotonic() - began
     back = time.monotonic()
     finals = {f["id"]: f for f in await wait_terminal(http, stack.url, ids, timeout=300)}
     recovered = time.monotonic() - back
     assert [finals[i]["status"] for i in ids] == ["done"] * len(ids), (finals, stack.read_logs())
     codes = await check_clients(http, stack, clients, finals)
     assert alive(stack)
-    print(f"\nredis full (maxmemory, noeviction) for {full_for:.0f}s with {len(ids)} jobs in flight: new submissions "
-          f"507 store_full; all jobs done {recovered:.1f}s after memory was freed; curl exit codes {dict(codes)}; "
+    print(f"\nredis {fault} for {fault_for:.0f}s with {len(ids)} jobs in flight: new submissions {status} {code}; "
+          f"all jobs done {recovered:.1f}s after writes were accepted again; curl exit codes {dict(codes)}; "
           f"0 workers exited")
 
 
