@@ -43,7 +43,7 @@ def response_started(request: web.BaseRequest) -> bool:
     return writer is not None and writer.output_size > 0
 
 
-def cut_response(request: web.BaseRequest, reason: str) -> None:
+def cut_response(request: web.Request, reason: str) -> None:
     """End a started response without completing it: the client sees a broken transfer."""
     job_id = request.get(JOB_ID) or request.match_info.get("job_id")
     log.warning("response cut", extra={"job_id": job_id, "route": _route(request), "reason": reason})
@@ -51,10 +51,9 @@ def cut_response(request: web.BaseRequest, reason: str) -> None:
         request.transport.abort()
 
 
-def _route(request: web.BaseRequest) -> str:
-    info = getattr(request, "match_info", None)
-    route = getattr(info, "route", None)
-    resource = getattr(route, "resource", None)
+def _route(request: web.Request) -> str:
+    """The route template, never the raw path (which may hold a query string with a key)."""
+    resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
 
 
@@ -63,9 +62,7 @@ _HTTP_CODES = {
     400: ("bad_request", "the request could not be parsed"),
     404: ("not_found", "no such endpoint"),
     405: ("method_not_allowed", "method not allowed on this endpoint"),
-    408: ("body_timeout", "the request body did not arrive in time"),
     413: ("body_too_large", "request body is larger than the limit"),
-    431: ("headers_too_large", "request headers are larger than the limit"),
 }
 
 

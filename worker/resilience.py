@@ -17,6 +17,7 @@ exits (a 60 s outage, or a Redis at `maxmemory`, killed every worker). Here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -61,8 +62,11 @@ class ResilientWorker(Worker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        finally:  # also when the poll failed: a full store fails ARQ's own health write first
-            await self._recover()
+        except STORE_ERRORS:  # a full store fails ARQ's own health write first: still watch it
+            with contextlib.suppress(*STORE_ERRORS):
+                await self._recover()
+            raise
+        await self._recover()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         for job_id in job_ids:
