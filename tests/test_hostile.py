@@ -328,8 +328,10 @@ def test_cleaners_are_linear_on_adversarial_input(family: str) -> None:
 # --- A stream that waits on a job going nowhere is cut -----------------------------------------
 
 
-async def test_streams_of_a_job_that_never_moves_are_cut(redis_server: RedisServer, tmp_path) -> None:
-    s = Stack(redis_server.url, free_port(), tmp_path / "logs", env={
+async def test_streams_of_a_job_that_never_moves_are_cut(tmp_path) -> None:
+    own = RedisServer(port=free_port(), dir=tmp_path)  # no worker of another stack may take the job
+    own.start()
+    s = Stack(own.url, free_port(), tmp_path / "logs", env={
         "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_STREAM_IDLE_TIMEOUT": "2",
     })
     s.start(workers=0)  # nobody will ever work on the job
@@ -346,6 +348,7 @@ async def test_streams_of_a_job_that_never_moves_are_cut(redis_server: RedisServ
                 assert (await r.json())["status"] == "queued"
     finally:
         s.stop()
+        own.kill()
 
 
 def test_a_chunk_evicted_during_a_download_cuts_it(stack: Stack, redis_server: RedisServer) -> None:
