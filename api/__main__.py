@@ -4,9 +4,8 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from aiohttp import web
-
 from api.app import create_app
+from api.server import serve
 from shared.config import Settings, load_settings
 from shared.logs import setup_logging
 from shared.redis_conn import resolve_redis_url
@@ -39,7 +38,7 @@ def main() -> None:
         print(problem, file=sys.stderr)
         sys.exit(2)
     app = create_app(settings, resolve_redis_url(settings))
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    serve(app, settings.host, settings.port)
 
 
 if __name__ == "__main__":

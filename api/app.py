@@ -4,9 +4,11 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from arq.connections import create_pool
+from redis.asyncio import Redis
 
 from api import audio, events, jobs, openai_compat
+from api.auth import require_key
+from api.cleaner_pool import close_pool
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
 from api.limits import LIMITS, Limits
@@ -14,10 +16,11 @@ from api.metrics import setup_metrics
 from api.notifier import JobNotifier
 from api.openapi import setup_pages
 from api.stats import cluster_stats
+from api.submit import cleaner
 from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.liveness import live_workers
-from shared.redis_conn import API_RETRIES, arq_redis_settings, connect
+from shared.redis_conn import api_queue, connect_api, connect_listener
 
 routes = web.RouteTableDef()
 
@@ -64,13 +67,15 @@ async def stats_view(request: web.Request) -> web.Response:
 
 async def _startup(app: web.Application) -> None:
     settings = app[SETTINGS]
-    redis = connect(app[REDIS_URL], retries=API_RETRIES)
-    cache_redis = connect(settings.cache_url, retries=API_RETRIES) if settings.cache_url else redis
-    queue = await create_pool(arq_redis_settings(app[REDIS_URL], retries=API_RETRIES))
-    notifier = JobNotifier(redis)
+    redis = connect_api(app[REDIS_URL], settings)
+    cache_redis = connect_api(settings.cache_url, settings) if settings.cache_url else redis
+    queue = api_queue(app[REDIS_URL], settings)
+    app[LISTENER] = connect_listener(app[REDIS_URL])
+    notifier = JobNotifier(app[LISTENER])
     await notifier.start()
     app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)
     app[LIMITS] = Limits(redis, settings)
+    cleaner(settings)  # cleaner processes start now, not on the first submission
     # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
     for name in engine_names(settings):
         engine = get_engine(name, settings)
@@ -78,21 +83,24 @@ async def _startup(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
+    await close_pool()
     c = app[CTX]
     await c.notifier.stop()
     await c.queue.aclose()
     if c.cache_redis is not c.redis:
         await c.cache_redis.aclose()
     await c.redis.aclose()
+    await app[LISTENER].aclose()
     await close_engines()
 
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS_URL = web.AppKey("redis_url", str)
+LISTENER = web.AppKey("listener", Redis)  # the notifier's pub/sub client (no read timeout)
 
 
 def create_app(settings: Settings, redis_url: str) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[json_errors, require_key(settings)], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[REDIS_URL] = redis_url
     app.add_routes(routes)

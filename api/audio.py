@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 from aiohttp import web
 
 from api.context import ApiContext, ctx, owned_job
-from api.errors import ApiError
+from api.errors import JOB_ID, ApiError, cut_response
 from api.transcode import audio_response
 from shared import jobs, keys
 
 routes = web.RouteTableDef()
 RECHECK_S = 1.0  # watchers re-read job state at least this often (covers lost events)
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # longer numbers: 416, never int() on 5,000 digits
 
 
 async def _piece(c: ApiContext, cache_key: str) -> bytes:
@@ -30,35 +31,35 @@ async def _piece(c: ApiContext, cache_key: str) -> bytes:
     return audio
 
 
-def _cut(request: web.Request) -> None:
-    """End the response without finishing the chunked encoding: the client sees an error."""
-    if request.transport is not None:
-        request.transport.abort()
-
-
 async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
                        response: web.StreamResponse | None = None) -> web.StreamResponse:
     """Each landed chunk's audio written to `response` in order (default: plain MP3, see api.transcode)."""
+    request[JOB_ID] = job_id
     if response is None:
         response = audio_response("mp3")
     manifest: list[str] = []
     sent = 0
+    idle_since = time.monotonic()
     async with c.notifier.watch(job_id) as watcher:
         while True:
             job = await jobs.get_job(c.redis, job_id)
             if job is None or job.status in ("failed", "cancelled"):
                 if not response.prepared:
                     raise ApiError(409, f"job_{job.status if job else 'gone'}", "the job ended without audio")
-                _cut(request)
+                cut_response(request, f"job {job.status if job else 'gone'}")
                 return response
             if not response.prepared:  # headers go out at once, so clients see the stream begin
                 await response.prepare(request)
+            if time.monotonic() - idle_since > c.settings.stream_idle_s:  # a job that stopped moving
+                cut_response(request, "no progress")
+                return response
             if job.total >= 0:
                 if not manifest:  # written once with the total, never changed after
                     manifest = await jobs.chunk_keys(c.redis, job_id)
                 while sent < job.total and await c.redis.sismember(keys.job_landed(job_id), sent):
                     await response.write(await _piece(c, manifest[sent]))
                     sent += 1
+                    idle_since = time.monotonic()
                 if sent == job.total:
                     break
             await watcher.next(timeout=RECHECK_S)  # events that came meanwhile are queued
@@ -87,6 +88,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int]:
 
 
 async def complete_audio(request: web.Request, c: ApiContext, job_id: str) -> web.StreamResponse:
+    request[JOB_ID] = job_id
     manifest = await jobs.chunk_keys(c.redis, job_id)
     async with c.cache_redis.pipeline(transaction=False) as pipe:
         for key in manifest:

@@ -24,7 +24,6 @@ Mapping:
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -35,7 +34,7 @@ from api.auth import caller
 from api.context import ctx
 from api.errors import ApiError
 from api.jobs import submit_job
-from api.submit import clean_article, read_body
+from api.submit import clean_article, load_json, read_body
 from api.transcode import audio_response
 from shared.audio.formats import FORMATS
 from shared.config import Settings
@@ -129,11 +128,7 @@ def _options(body: dict[str, Any]) -> tuple[str, float]:
 async def _read_json(request: web.Request, settings: Settings) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the request as application/json")
-    raw = await read_body(request, settings)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", "body is not valid JSON") from exc
+    body = load_json(await read_body(request, settings))
     if not isinstance(body, dict):
         raise ApiError(400, "body_not_object", "JSON body must be an object")
     return body

@@ -193,13 +193,14 @@ PATHS: dict[str, Any] = {
         "responses": {
             "202": _json(_ref("JobCreated"), "Accepted: the job is queued.",
                          {"Location": {"description": "The status URL.", "schema": _STR}}),
-            "400": _error("`invalid_json`, `body_not_object`, `text_missing`, `text_not_string`, `text_empty`, "
-                          "`unknown_format`, `invalid_parameter`, `invalid_utf8`, `url_invalid`, `text_and_url`."),
+            "400": _error("`invalid_json`, `json_too_deep`, `json_too_complex`, `number_too_long`, `body_not_object`, "
+                          "`text_missing`, `text_not_string`, `text_empty`, `unknown_format`, `invalid_parameter`, "
+                          "`invalid_utf8`, `url_invalid`, `text_and_url`."),
             "401": _UNAUTHORIZED,
             "413": _error("`text_too_long` (over READOUT_MAX_CHARS) or `body_too_large`."),
             "415": _error("`unsupported_media_type`."),
-            "422": _error("`unknown_engine`, `unknown_voice`, or `url_forbidden` (a literal private, loopback or "
-                          "reserved address)."),
+            "422": _error("`unknown_engine`, `unknown_voice`, `url_forbidden` (a literal private, loopback or "
+                          "reserved address), or `text_too_complex` (cleaning took longer than READOUT_CLEAN_TIMEOUT)."),
             "429": _error("`rate_limited` or `quota_exceeded` (with Retry-After)."),
         },
     }},
@@ -256,13 +257,14 @@ PATHS: dict[str, Any] = {
                     "headers": {"X-Readout-Job": {"description": "The job's id (GET /v1/jobs/{id}).", "schema": _STR}},
                     "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in (
                         "audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")}},
-            "400": _error("`parameter_missing`, `invalid_parameter`, `invalid_json`, `body_not_object`, "
+            "400": _error("`parameter_missing`, `invalid_parameter`, `invalid_json`, `json_too_deep`, `json_too_complex`, "
+                          "`number_too_long`, `invalid_utf8`, `body_not_object`, "
                           "`unsupported_response_format`, `unsupported_stream_format`, `text_empty`."),
             "401": _UNAUTHORIZED,
             "409": _error("`job_failed`: synthesis failed before any audio."),
             "413": _error("`text_too_long` or `body_too_large`."),
             "415": _error("`unsupported_media_type`: send JSON."),
-            "422": _error("`unknown_model` or `unknown_voice`."),
+            "422": _error("`unknown_model`, `unknown_voice` or `text_too_complex`."),
             "429": _error("`rate_limited` or `quota_exceeded`."),
         },
     }},
@@ -277,22 +279,23 @@ PATHS: dict[str, Any] = {
                       "404": _error("`model_not_found`.")}}},
     "/v1/engines": {"get": {
         "operationId": "listEngines", "tags": ["service"], "summary": "Engines, voices and chunk limits",
-        "security": _PUBLIC, "responses": {"200": _json(_ref("Engines"), "The engines of this deployment.")}}},
+        "responses": {"200": _json(_ref("Engines"), "The engines of this deployment."), "401": _UNAUTHORIZED}}},
     "/v1/stats": {"get": {
         "operationId": "getStats", "tags": ["service"], "summary": "Cluster-wide counters and cost",
-        "security": _PUBLIC, "responses": {"200": _json(_ref("Stats"), "Counters read from Redis.")}}},
+        "responses": {"200": _json(_ref("Stats"), "Counters read from Redis."), "401": _UNAUTHORIZED}}},
     "/metrics": {"get": {
         "operationId": "getMetrics", "tags": ["service"], "summary": "Prometheus metrics",
-        "security": _PUBLIC,
+        "description": "With keys configured, an API key or READOUT_METRICS_TOKEN as the bearer token.",
+        "security": [{"bearer": []}, {"metricsToken": []}, {}],
         "responses": {"200": {"description": "Prometheus text format 0.0.4.",
-                              "content": {"text/plain": {"schema": _STR}}}}}},
+                              "content": {"text/plain": {"schema": _STR}}}, "401": _UNAUTHORIZED}}},
     "/healthz": {"get": {
         "operationId": "healthz", "tags": ["service"], "summary": "The process is up", "security": _PUBLIC,
         "responses": {"200": _json(_ref("Health"), "Up.")}}},
     "/readyz": {"get": {
         "operationId": "readyz", "tags": ["service"], "summary": "Redis reachable and a worker alive",
-        "security": _PUBLIC,
-        "responses": {"200": _json(_ref("Ready"), "Ready."), "503": _json(_ref("Ready"), "Not ready.")}}},
+        "responses": {"200": _json(_ref("Ready"), "Ready."), "401": _UNAUTHORIZED,
+                      "503": _json(_ref("Ready"), "Not ready.")}}},
     "/openapi.json": {"get": {
         "operationId": "openapi", "tags": ["docs"], "summary": "This document", "security": _PUBLIC,
         "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")}}},
@@ -310,6 +313,43 @@ PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "A file."},
                       "404": _error("`not_found`.")}}},
 }
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds before trying again.", "schema": {"type": "integer"}}}
+_COMMON = {  # answers any operation may give, besides its own
+    "400": "`duplicate_authorization`: more than one Authorization header.",
+    "405": "`method_not_allowed`, with an `Allow` header.",
+}
+_STORE = {  # answers of operations that use the job store (Redis)
+    "503": "`store_unavailable`: the job store is unreachable, frozen or read-only (answered within "
+           "READOUT_STORE_TIMEOUT); `cleaner_busy` on submissions.",
+    "507": "`store_full`: the job store is out of memory.",
+}
+_NO_STORE = {"/healthz", "/openapi.json", "/docs", "/", "/static/{path}"}
+_BODY = {"408": "`body_timeout`: the body did not arrive within READOUT_BODY_TIMEOUT."}
+
+
+def _add_common_errors(paths: dict[str, Any]) -> None:
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            extra = dict(_COMMON)
+            if path not in _NO_STORE and path != "/readyz":  # /readyz reports an unreachable store itself
+                extra |= _STORE
+            if "requestBody" in operation:
+                extra |= _BODY
+            responses = operation["responses"]
+            for status, text in extra.items():
+                if status in responses:
+                    description = responses[status]["description"].rstrip(".") + "; " + text
+                    responses[status] = {**responses[status], "description": description}
+                else:
+                    responses[status] = _error(text)
+                if status in _STORE:
+                    responses[status]["headers"] = _RETRY_AFTER
+
+
+_add_common_errors(PATHS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -332,6 +372,8 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer",
                        "description": "An API key from READOUT_API_KEYS (not needed when none are configured)."},
+            "metricsToken": {"type": "http", "scheme": "bearer",
+                             "description": "READOUT_METRICS_TOKEN: lets a scraper read /metrics without an API key."},
             "accessToken": {"type": "apiKey", "in": "query", "name": "access_token",
                             "description": "The same key, accepted only on GET of a job's audio and events."},
         },

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from api.cleaner_pool import CleanerBusy, CleanerPool, CleanTimeout, get_pool
 from api.errors import ApiError
 from shared.config import Settings
 from shared.fetch import FetchError, check_url
@@ -23,7 +25,6 @@ from shared.text import Document, clean_document
 
 FORMATS = ("text", "markdown", "html")
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/html": "html"}
-_OFFLOAD_CHARS = 50_000  # clean larger articles in a thread so the event loop keeps serving
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 
@@ -54,12 +55,48 @@ def parse_speed(value: object) -> float:
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
+    """The whole body, within the size limit and READOUT_BODY_TIMEOUT (a slow sender gets a 408)."""
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes")
     try:
-        return await request.read()
+        async with asyncio.timeout(settings.body_timeout_s):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise ApiError(413, "body_too_large", f"request body is over {settings.max_body_bytes} bytes") from exc
+    except TimeoutError as exc:
+        raise ApiError(408, "body_timeout", f"the request body did not arrive within {settings.body_timeout_s:g} s",
+                       {"Connection": "close"}) from exc
+
+
+# JSON is bounded before it is parsed: json.loads recurses per nesting level (RecursionError)
+# and int() refuses numbers over 4,300 digits (ValueError). Strings are blanked first, so
+# the scans below see only structure; each is one linear pass.
+MAX_JSON_DEPTH = 32
+MAX_JSON_BRACKETS = 10_000
+MAX_NUMBER_CHARS = 100
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\Z)', re.DOTALL)  # an unclosed string runs to the end
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_LONG_NUMBER = re.compile(rf"[-+0-9.eE]{{{MAX_NUMBER_CHARS + 1}}}")
+
+
+def load_json(body: bytes) -> Any:
+    """`json.loads` for untrusted bodies: 400 for bad UTF-8, bad JSON, or JSON past the bounds."""
+    text = _decode(body)
+    structure = _JSON_STRING.sub('""', text)
+    if _LONG_NUMBER.search(structure):
+        raise ApiError(400, "number_too_long", f"a JSON number is longer than {MAX_NUMBER_CHARS} characters")
+    brackets = _NOT_BRACKET.sub("", structure)
+    if len(brackets) > MAX_JSON_BRACKETS:
+        raise ApiError(400, "json_too_complex", f"the JSON body has more than {MAX_JSON_BRACKETS} brackets")
+    depth = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, "json_too_deep", f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
 
 
 def _decode(body: bytes) -> str:
@@ -79,10 +116,7 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
 
 
 def _load_json(body: bytes) -> dict[str, Any]:
-    try:
-        obj = json.loads(_decode(body))
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    obj = load_json(body)
     if not isinstance(obj, dict):
         raise ApiError(400, "body_not_object", "JSON body must be an object with a 'text' field")
     return obj
@@ -115,12 +149,20 @@ def url_submission(obj: dict[str, Any], settings: Settings) -> Submission:
                       variant=_optional_str(obj, "variant"), speed=parse_speed(obj.get("speed")), url=checked)
 
 
+def cleaner(settings: Settings) -> CleanerPool:
+    """This process's cleaner pool (see api.cleaner_pool); the app starts it with its startup."""
+    return get_pool(clean_document, settings.clean_processes, settings.clean_timeout_s)
+
+
 async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the article") -> Document:
     """The document that will be spoken; 400 if nothing is left, 413 if it is over READOUT_MAX_CHARS."""
-    if len(raw) > _OFFLOAD_CHARS:
-        document = await asyncio.to_thread(clean_document, raw, fmt)
-    else:
-        document = clean_document(raw, fmt)
+    try:
+        document = await cleaner(settings).run(raw, fmt)
+    except CleanTimeout as exc:
+        raise ApiError(422, "text_too_complex",
+                       f"{what} could not be cleaned within {settings.clean_timeout_s:g} s (READOUT_CLEAN_TIMEOUT)") from exc
+    except CleanerBusy as exc:
+        raise ApiError(503, "cleaner_busy", "every cleaner is busy; try again shortly", {"Retry-After": "2"}) from exc
     text = document.text
     if not text:
         raise ApiError(400, "text_empty", f"{what} has no speakable text after cleaning")

@@ -100,6 +100,12 @@ class Settings:
     quota_chars: int = 0  # READOUT_QUOTA_CHARS per key per calendar month; 0 = unlimited
     rate_per_min: int = 0  # READOUT_RATE_PER_MIN jobs per key per minute; 0 = unlimited
     price_per_million: float = 16.0  # READOUT_PRICE_PER_MILLION (USD per 1M provider chars)
+    metrics_token: str = ""  # READOUT_METRICS_TOKEN: a bearer token that may read /metrics (besides API keys)
+    body_timeout_s: float = 30.0  # READOUT_BODY_TIMEOUT (a request body must arrive within this; else 408)
+    clean_timeout_s: float = 10.0  # READOUT_CLEAN_TIMEOUT (cleaning budget per article; else 422)
+    clean_processes: int = 2  # READOUT_CLEAN_PROCESSES (cleaner pool size per API process)
+    stream_idle_s: float = 300.0  # READOUT_STREAM_IDLE_TIMEOUT (a stream with no new audio this long is cut)
+    store_timeout_s: float = 3.0  # READOUT_STORE_TIMEOUT (API: a Redis command gives up after this; 503)
     # Chunking
     chunk_target_chars: int = 2500  # READOUT_CHUNK_TARGET
     chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
@@ -115,6 +121,7 @@ class Settings:
     lock_ttl_ms: int = 10_000  # READOUT_LOCK_TTL_MS (per-chunk lock, extended while held)
     wait_timeout_s: float = 120.0  # READOUT_WAIT_TIMEOUT (a waiter gives up after this)
     job_ttl_s: int = 7 * 24 * 3600  # READOUT_JOB_TTL (finished job records kept this long)
+    store_fail_after_s: float = 120.0  # READOUT_STORE_FAIL_AFTER (a job blocked by a full/unreachable store fails)
     # Engines
     default_engine: str = "piper"  # READOUT_DEFAULT_ENGINE
     piper_voice: str = ""  # READOUT_PIPER_VOICE: path to a Piper .onnx; "" = bundled joe
@@ -163,6 +170,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         quota_chars=_int(env, "READOUT_QUOTA_CHARS", 0),
         rate_per_min=_int(env, "READOUT_RATE_PER_MIN", 0),
         price_per_million=_float(env, "READOUT_PRICE_PER_MILLION", 16.0),
+        metrics_token=env.get("READOUT_METRICS_TOKEN", "").strip(),
+        body_timeout_s=_float(env, "READOUT_BODY_TIMEOUT", 30.0),
+        clean_timeout_s=_float(env, "READOUT_CLEAN_TIMEOUT", 10.0),
+        clean_processes=_int(env, "READOUT_CLEAN_PROCESSES", 2),
+        stream_idle_s=_float(env, "READOUT_STREAM_IDLE_TIMEOUT", 300.0),
+        store_timeout_s=_float(env, "READOUT_STORE_TIMEOUT", 3.0),
         chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
@@ -175,6 +188,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lock_ttl_ms=_int(env, "READOUT_LOCK_TTL_MS", 10_000),
         wait_timeout_s=_float(env, "READOUT_WAIT_TIMEOUT", 120.0),
         job_ttl_s=_int(env, "READOUT_JOB_TTL", 7 * 24 * 3600),
+        store_fail_after_s=_float(env, "READOUT_STORE_FAIL_AFTER", 120.0),
         default_engine=env.get("READOUT_DEFAULT_ENGINE") or "piper",
         piper_voice=env.get("READOUT_PIPER_VOICE", ""),
         piper_processes=_int(env, "READOUT_PIPER_PROCESSES", 1),

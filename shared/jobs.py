@@ -313,13 +313,19 @@ async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Lan
     return Landing(new=new == 1, done=int(done), total=int(total))
 
 
+# The same, allowed to write when Redis is out of memory (it frees the job's texts as it goes).
+_FINISH_WHEN_FULL = "#!lua flags=allow-oom\n" + _FINISH
+
+
 async def finish_job(
-    redis: Redis, job_id: str, status: Status, *, error: str = "", error_code: str = ""
+    redis: Redis, job_id: str, status: Status, *, error: str = "", error_code: str = "", even_if_full: bool = False
 ) -> bool:
-    """Move a live job into failed or cancelled; False if it had already finished."""
+    """Move a live job into failed or cancelled; False if it had already finished.
+
+    `even_if_full`: record it even when Redis is at `maxmemory` (a job failed for a full store)."""
     assert status in ("failed", "cancelled")
     return bool(await redis.eval(
-        _FINISH, 5, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id),
+        _FINISH_WHEN_FULL if even_if_full else _FINISH, 5, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id),
         keys.job_texts(job_id), keys.job_text(job_id),
         status, repr(time.time()), error, error_code,
     ))

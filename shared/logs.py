@@ -1,6 +1,9 @@
 """JSON-lines logging. Pass `extra={"job_id": ...}` and the id lands on the line.
 
-Article text, API keys and credentials are never passed to a logger.
+Article text, API keys and credentials are never passed to a logger. As a second line of
+defence every line is scrubbed before it is written: bearer tokens and the values of
+secret-looking query parameters (`sig`, `token`, `access_token`, `key`, ...) become `[redacted]`,
+whichever library logged them.
 """
 from __future__ import annotations
 
@@ -11,6 +14,10 @@ import sys
 import time
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+|[?&;](?:sig|signature|token|access_token|api_key|key|x-amz-signature|x-amz-credential)=)"
+    r"[^\s&\"'\\,;]+"
+)
 _ARQ_JOB = re.compile(r"\b(?:article|chunk):([0-9a-f]{32})\b")  # ARQ job ids name the Readout job
 
 
@@ -31,7 +38,7 @@ class JsonFormatter(logging.Formatter):
                 line["job_id"] = found.group(1)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _SECRETS.sub(r"\1[redacted]", json.dumps(line, default=str))
 
 
 def setup_logging(level: str = "INFO") -> None:

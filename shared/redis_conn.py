@@ -8,24 +8,30 @@ it daemonizes and outlives them. `python -m shared.redis_conn stop` shuts it dow
 """
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.config import Settings, load_settings
 
 SOCKET_NAME = "redis.sock"
+T = TypeVar("T")
+R = TypeVar("R", bound=aioredis.Redis)
 
 
 def redis_server_binary() -> str:
@@ -88,19 +94,68 @@ def resolve_redis_url(settings: Settings) -> str:
 
 
 RETRY_ON: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError, ConnectionResetError, OSError]
-WORKER_RETRIES = 40  # about 35 s of backoff: a worker rides out a Redis restart mid-job
-API_RETRIES = 8  # about 4 s: an API request during an outage answers 503 soon, not after 35 s
+WORKER_RETRIES = 40  # about 35 s of backoff per command; past that, worker.resilience takes over
+API_RETRIES = 8
+API_SOCKET_TIMEOUT_S = 1.0  # a frozen Redis (SIGSTOP) answers nothing: give up on a read after this
 
 
-def connect(url: str, retries: int = WORKER_RETRIES) -> aioredis.Redis:
+class BudgetRetry(Retry):
+    """redis-py's retry with capped exponential backoff that also stops once `budget_s` is spent.
+
+    The API's budget bounds how long any one command can take however Redis fails: refused
+    connections fail fast and are retried; a frozen server costs one socket timeout a try.
+    """
+
+    __slots__ = ("_budget",)
+
+    def __init__(self, retries: int, budget_s: float | None) -> None:
+        super().__init__(ExponentialBackoff(cap=1.0, base=0.05), retries)
+        self._budget = budget_s
+
+    async def call_with_retry(self, do: Callable[[], Awaitable[T]], fail: Callable[[RedisError], Any]) -> T:
+        self._backoff.reset()
+        failures = 0
+        started = time.monotonic()
+        while True:
+            try:
+                return await do()
+            except self._supported_errors as error:
+                failures += 1
+                await fail(error)
+                backoff = self._backoff.compute(failures)
+                over_budget = self._budget is not None and time.monotonic() - started + backoff > self._budget
+                if (self._retries >= 0 and failures > self._retries) or over_budget:
+                    raise error
+                await asyncio.sleep(backoff)
+
+
+def connect(url: str, retries: int = WORKER_RETRIES, *, socket_timeout: float | None = None,
+            budget_s: float | None = None, cls: type[R] = aioredis.Redis) -> R:  # type: ignore[assignment]
     """An asyncio client that rides out a Redis restart: commands retry on connection errors."""
-    return aioredis.Redis.from_url(
+    return cls.from_url(
         url,
-        retry=_retry(retries),
+        retry=BudgetRetry(retries, budget_s),
         retry_on_error=RETRY_ON,
         health_check_interval=5,
-        socket_connect_timeout=2,
+        socket_connect_timeout=2 if socket_timeout is None else socket_timeout,
+        socket_timeout=socket_timeout,
     )
+
+
+def connect_api(url: str, settings: Settings) -> aioredis.Redis:
+    """The API's client: every command answers or fails within READOUT_STORE_TIMEOUT (then a 503)."""
+    return connect(url, API_RETRIES, socket_timeout=API_SOCKET_TIMEOUT_S, budget_s=settings.store_timeout_s)
+
+
+def api_queue(url: str, settings: Settings) -> ArqRedis:
+    """The API's ARQ client (enqueueing), bounded like `connect_api`."""
+    return connect(url, API_RETRIES, socket_timeout=API_SOCKET_TIMEOUT_S, budget_s=settings.store_timeout_s,
+                   cls=ArqRedis)
+
+
+def connect_listener(url: str) -> aioredis.Redis:
+    """For pub/sub only: a subscriber waits for messages, so no read timeout."""
+    return connect(url)
 
 
 def stop_embedded_redis(data_dir: Path) -> bool:
@@ -115,14 +170,10 @@ def stop_embedded_redis(data_dir: Path) -> bool:
     return True
 
 
-def _retry(retries: int = WORKER_RETRIES) -> Retry:
-    return Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries)
-
-
 def arq_redis_settings(url: str, retries: int = WORKER_RETRIES) -> RedisSettings:
     """ARQ's connection settings for `url`, retrying through a Redis restart like `connect`."""
     settings = RedisSettings.from_dsn(url)
-    settings.retry = _retry(retries)
+    settings.retry = BudgetRetry(retries, None)
     settings.retry_on_error = RETRY_ON
     settings.conn_retries = 60
     return settings

@@ -22,9 +22,9 @@ POLL_S = 0.05  # interval of the bounded readiness poll
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def get_json(url: str, timeout: float = 5) -> tuple[int, dict]:
+def get_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -54,6 +54,12 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """A header with the first configured API key (every endpoint but /healthz needs one then)."""
+        first = self.env.get("READOUT_API_KEYS", "").split(",")[0]
+        return {"Authorization": f"Bearer {first.partition(':')[2].strip()}"} if ":" in first else {}
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("READOUT_")}
@@ -88,7 +94,7 @@ class Stack:
             for _ in range(workers):
                 self.start_worker()
             if workers:
-                self.wait_until(lambda: get_json(self.url + "/readyz")[1].get("workers", 0) >= workers, "workers ready")
+                self.wait_until(lambda: get_json(self.url + "/readyz", headers=self.auth)[1].get("workers", 0) >= workers, "workers ready")
         except BaseException:
             self.stop()
             raise

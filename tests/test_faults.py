@@ -310,5 +310,5 @@ async def test_redis_unreachable_past_retries_is_a_503_not_a_500() -> None:
     async with TestClient(TestServer(app)) as client:
         resp = await client.get(f"/v1/jobs/{'a' * 32}")
         assert resp.status == 503
-        assert (await resp.json())["error"]["code"] == "service_unavailable"
+        assert (await resp.json())["error"]["code"] == "store_unavailable"
         assert int(resp.headers["Retry-After"]) > 0

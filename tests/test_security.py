@@ -18,9 +18,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 import redis as sync_redis
+from aiohttp import web
 
 from api.__main__ import check_exposure
-from shared.config import load_settings
+from api.app import create_app
+from shared.config import Settings, load_settings
 from tests.conftest import ROOT, RedisServer, free_port
 from tests.polly_stub import ACCESS_KEY, PollyStub
 from tests.stack import Stack
@@ -30,6 +32,8 @@ pytestmark = pytest.mark.slow
 
 ALICE = "alice-" + secrets.token_hex(12)
 BOB = "bob-" + secrets.token_hex(12)
+METRICS = "scraper-" + secrets.token_hex(12)
+PUBLIC = {"/healthz", "/", "/docs", "/openapi.json", "/static/{path}"}  # no data behind these
 FAKE = {"READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_FAKE_LATENCY_MS": "20"}
 
 
@@ -40,7 +44,7 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(redis_server.url, free_port(), tmp_path_factory.mktemp("logs"),
-              env={**FAKE, "READOUT_API_KEYS": f"alice:{ALICE}, bob:{BOB}"})
+              env={**FAKE, "READOUT_API_KEYS": f"alice:{ALICE}, bob:{BOB}", "READOUT_METRICS_TOKEN": METRICS})
     s.start(workers=1)
     yield s
     s.stop()
@@ -83,6 +87,57 @@ async def test_another_key_cannot_see_or_touch_a_job(stack: Stack, http) -> None
         assert final["status"] == "done"  # Bob's DELETE did not cancel it
         async with alice.get(stack.url + job["audio_url"]) as resp:
             assert resp.status == 200 and len(await resp.read()) > 0
+
+
+def served_routes() -> list[tuple[str, str]]:
+    """Every (method, concrete path) the app serves, from its own router."""
+    app = create_app(Settings(fake_engine=True, default_engine="fake", api_keys={"k": "n"}), "redis://127.0.0.1:1/0")
+    found = []
+    for route in app.router.routes():
+        if route.method == "HEAD" or route.resource is None:
+            continue
+        path = route.resource.canonical
+        if isinstance(route.resource, web.StaticResource):
+            path += "/{path}"
+        found.append((route.method, path))
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize(("method", "path"), served_routes())
+async def test_every_endpoint_but_the_public_ones_needs_a_key(stack: Stack, http, method: str, path: str) -> None:
+    url = stack.url + path.replace("{job_id}", "0" * 32).replace("{path}", "style.css")
+    async with http.request(method, url, data=b"{}", headers={"Content-Type": "application/json"}) as resp:
+        if path in PUBLIC:
+            assert resp.status == 200, (method, path, resp.status)
+            return
+        assert resp.status == 401, (method, path, resp.status)
+        assert (await resp.json())["error"]["code"] == "unauthorized"
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+    async with http.request(method, url, data=b"{}", headers={"Content-Type": "application/json", **bearer(ALICE)}) as resp:
+        assert resp.status != 401, (method, path)
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    (bearer(METRICS), 200), (bearer(ALICE), 200), ({}, 401), (bearer(METRICS + "x"), 401),
+])
+async def test_metrics_take_the_metrics_token_or_a_key(stack: Stack, http, headers: dict[str, str], status: int) -> None:
+    async with http.get(stack.url + "/metrics", headers=headers) as resp:
+        assert resp.status == status
+        if status == 200:
+            assert "readout_jobs" in await resp.text()
+
+
+async def test_the_metrics_token_is_no_api_key(stack: Stack, http) -> None:
+    async with http.get(stack.url + "/v1/stats", headers=bearer(METRICS)) as resp:
+        assert resp.status == 401
+
+
+def test_two_authorization_headers_are_a_400(stack: Stack) -> None:
+    for first, second in ((ALICE, BOB), (ALICE, ALICE), ("wrong", ALICE)):
+        answer = send_raw(stack.port, (f"GET /v1/stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {first}\r\n"
+                                       f"Authorization: Bearer {second}\r\nConnection: close\r\n\r\n").encode())
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert b'"duplicate_authorization"' in answer
 
 
 # --- Secure by default ---------------------------------------------------------------------
@@ -252,6 +307,16 @@ def test_malformed_job_ids_never_reach_redis(stack: Stack, redis_server: RedisSe
 # --- Logs, and Polly's plain text ----------------------------------------------------------
 
 
+def send_raw(port: int, data: bytes) -> bytes:
+    """Send bytes as they are (no client would send these) and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while piece := conn.recv(65536):
+            answer += piece
+        return answer
+
+
 async def test_logs_hold_no_key_credential_or_article_text(own_redis: str, tmp_path: Path) -> None:
     """A whole run at DEBUG, through Polly (a local stub) and the fake engine, failures included;
     then grep every log file for the key, the AWS credentials and the article's words."""
@@ -284,6 +349,24 @@ async def test_logs_hold_no_key_credential_or_article_text(own_redis: str, tmp_p
                                       headers=bearer(ALICE + "typo")) as resp:
                     assert resp.status == 401
             assert [f["status"] for f in finals] == ["done", "done", "failed"], finals
+            # Requests aiohttp's own parser rejects, carrying the key and article text in their bytes,
+            # and links with signed-looking query strings: none of it may reach a log line.
+            job_path = f"/v1/jobs/{finals[0]['id']}"
+            for raw in (
+                f"GET {job_path} HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nX-Pad: {phrase * 2000}\r\n\r\n",
+                f"GET {job_path} HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nBad Header {phrase}: x\r\n\r\n",
+                f"GET {job_path}/audio?access_token={ALICE}&sig={secret} HTTP/1.1\r\n{phrase}\r\n\r\n",
+                f"\x16\x03\x01 {ALICE} {phrase}\r\n\r\n",
+                f"POST /v1/jobs HTTP/1.1\r\nAuthorization: Bearer {ALICE}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 5\r\n\r\n{{\"text\": \"{phrase}\"}}\r\n\r\n",
+            ):
+                answer = send_raw(s.port, raw.encode())
+                assert answer.startswith(b"HTTP/1."), answer[:100]
+                assert ALICE.encode() not in answer and phrase.encode() not in answer, answer[:300]
+            for query in (f"access_token={ALICE}", f"sig={secret}&token={secret}"):
+                async with aiohttp.ClientSession() as anyone:
+                    async with anyone.get(f"{s.url}{job_path}/audio?{query}") as resp:
+                        assert resp.status in (200, 401)
         finally:
             s.stop()
     texts = [r["Text"] for r in stub.requests]

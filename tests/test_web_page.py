@@ -66,6 +66,10 @@ async def test_submit_an_essay_listen_and_download(stack: Stack, page: Page, tmp
     audio_responses: list[tuple[int, dict[str, str]]] = []
     page.on("response", lambda r: audio_responses.append((r.status, r.headers)) if "/audio" in r.url else None)
     await page.goto(stack.url + "/")
+    # Without the key the API says 401 (the engine list needs one too) and the page shows it.
+    await page.wait_for_selector("#message.error:not([hidden])")
+    assert "401 unauthorized" in await page.text_content("#message")
+    await page.fill("#api-key", KEY)  # the engine list loads once a key is typed
     await page.wait_for_selector("#engine option[value=fake]", state="attached")
     await page.select_option("#engine", "fake")
     assert await page.input_value("#voice") == "fake-a"  # the engine's default voice, from /v1/engines
@@ -73,13 +77,7 @@ async def test_submit_an_essay_listen_and_download(stack: Stack, page: Page, tmp
     await page.wait_for_function("document.querySelector('#article').value.length > 10000")
     assert await page.input_value("#format") == "text"
 
-    # Without the key the API says 401 and the page shows it.
-    await page.click("#submit")
-    await page.wait_for_selector("#message.error:not([hidden])")
-    assert "401 unauthorized" in await page.text_content("#message")
-
     # With the key: submit, the bar reaches 100%, the audio plays from the stream, then has a length.
-    await page.fill("#api-key", KEY)
     await page.click("#submit")
     await page.wait_for_function("document.querySelector('#progress').getAttribute('aria-valuenow') === '100'")
     await page.wait_for_selector("#progress[data-state=done]")

@@ -1,7 +1,8 @@
-"""`python -m worker`: one ARQ worker process."""
-from arq.worker import run_worker
+"""`python -m worker`: one ARQ worker process that survives any Redis outage (worker.resilience)."""
+from arq.worker import get_kwargs
 
-from worker.main import WorkerSettings
+from worker.main import SETTINGS, WorkerSettings
+from worker.resilience import ResilientWorker
 
 if __name__ == "__main__":
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    ResilientWorker(**get_kwargs(WorkerSettings), store_fail_after_s=SETTINGS.store_fail_after_s).run()

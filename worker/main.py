@@ -1,12 +1,15 @@
-"""ARQ `WorkerSettings`: run with `python -m worker` or `arq worker.main.WorkerSettings`."""
+"""ARQ `WorkerSettings`: run with `python -m worker` (which supervises ARQ's loop, see
+worker.resilience; `arq worker.main.WorkerSettings` works too, without that supervision)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any, ClassVar
 
 from arq import func
 from arq.worker import Function
+from redis.exceptions import RedisError
 
 from shared import stats
 from shared.config import load_settings
@@ -17,13 +20,19 @@ from shared.wakeup import AudioWaker
 from worker import liveness
 from worker.tasks import Runtime, article_job, chunk_job
 
+log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
-# ARQ's own timeout is only a backstop: worker.tasks enforces chunk_timeout_s and retries.
-JOB_TIMEOUT_S = SETTINGS.chunk_timeout_s + 30
+# ARQ's own timeout and try limit are only backstops: worker.tasks enforces chunk_timeout_s and
+# chunk_max_tries, and rides out store errors for store_fail_after_s; ARQ must never end a job
+# on its own (a job it drops is a Readout job left `running`).
+JOB_TIMEOUT_S = SETTINGS.chunk_timeout_s + SETTINGS.store_fail_after_s + 60
+ARQ_MAX_TRIES = 1000
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    if "rt" in ctx:  # ARQ's loop was restarted after a store error: everything is still here
+        return
     setup_logging(SETTINGS.log_level)
     redis = connect(REDIS_URL)
     cache_redis = connect(SETTINGS.cache_url) if SETTINGS.cache_url else redis
@@ -48,18 +57,24 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def job_started(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
-    await liveness.mark_running(rt.redis, ctx["job_id"], rt.worker_id)
+    try:
+        await liveness.mark_running(rt.redis, ctx["job_id"], rt.worker_id)
+    except (RedisError, OSError) as exc:  # bookkeeping only: the job itself still runs
+        log.warning("could not mark job running", extra={"arq_job": ctx["job_id"], "error": type(exc).__name__})
 
 
 async def job_ended(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
-    await liveness.mark_finished(rt.redis, ctx["job_id"], rt.worker_id)
+    try:
+        await liveness.mark_finished(rt.redis, ctx["job_id"], rt.worker_id)
+    except (RedisError, OSError) as exc:
+        log.warning("could not mark job finished", extra={"arq_job": ctx["job_id"], "error": type(exc).__name__})
 
 
 class WorkerSettings:
     functions: ClassVar[list[Function]] = [
-        func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
-        func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
+        func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
+        func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
     ]
     redis_settings = arq_redis_settings(REDIS_URL)
     on_startup = startup

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from arq import Retry
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from shared import jobs, keys, stats
 from shared.audio.render import RenderSettings
@@ -33,6 +34,8 @@ from shared.wakeup import AudioWaker
 
 log = logging.getLogger("readout.worker")
 T = TypeVar("T")
+STORE_BACKOFF_MIN_S = 0.1
+STORE_BACKOFF_MAX_S = 5.0
 
 
 @dataclass
@@ -73,25 +76,46 @@ async def _guarded(
     """Run one job step so that no failure leaves the job hanging.
 
     A step gets `chunk_timeout_s`, enforced here (ARQ does not retry its own timeouts).
-    Transient trouble (a provider that throttles, a waiter that gave up, Redis going away,
-    a timeout) is retried with backoff up to `chunk_max_tries`; then, or on a permanent
-    provider error, the job fails with an error naming the engine and the chunk.
+    Transient trouble (a provider that throttles, a waiter that gave up, a timeout) is
+    retried with backoff up to `chunk_max_tries`; then, or on a permanent provider error,
+    the job fails with an error naming the engine and the chunk. A store that fails (Redis
+    away, full, read-only) is retried here, with capped backoff and without spending a try,
+    for up to `store_fail_after_s`; then the job fails `store_full` or `store_unavailable`.
     """
     rt: Runtime = ctx["rt"]
     tries = ctx.get("job_try", 1)
     more = tries < rt.settings.chunk_max_tries
-    try:
-        async with asyncio.timeout(rt.settings.chunk_timeout_s):
-            return await step(ctx, job_id, index)
-    except EngineError as exc:
-        if exc.retryable and more:
-            raise _retry(job_id, index, tries, exc) from exc
-        return await _fail(rt, job_id, f"engine {exc.engine} failed on chunk {index}: {exc}", exc.code)
-    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError) as exc:
-        if more:
-            raise _retry(job_id, index, tries, exc) from exc
-        return await _fail(rt, job_id, f"chunk {index} did not complete after {tries} tries: {exc!r}",
-                           "chunk_failed")
+    store_since: float | None = None
+    delay = STORE_BACKOFF_MIN_S
+    while True:
+        try:
+            async with asyncio.timeout(rt.settings.chunk_timeout_s):
+                return await step(ctx, job_id, index)
+        except EngineError as exc:
+            if exc.retryable and more:
+                raise _retry(job_id, index, tries, exc) from exc
+            return await _fail(rt, job_id, f"engine {exc.engine} failed on chunk {index}: {exc}", exc.code)
+        except (ChunkWaitTimeout, TimeoutError) as exc:
+            if more:
+                raise _retry(job_id, index, tries, exc) from exc
+            return await _fail(rt, job_id, f"chunk {index} did not complete after {tries} tries: {exc!r}",
+                               "chunk_failed")
+        except (RedisError, OSError) as exc:
+            now = time.monotonic()
+            store_since = store_since or now
+            if now - store_since >= rt.settings.store_fail_after_s:
+                code = store_error_code(exc)
+                return await _fail(rt, job_id, f"chunk {index}: the job store failed for over "
+                                   f"{rt.settings.store_fail_after_s:g} s ({type(exc).__name__})", code)
+            log.warning("store error; step retried", extra={"job_id": job_id, "chunk": index,
+                                                            "error": type(exc).__name__, "retry_in": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_BACKOFF_MAX_S)
+
+
+def store_error_code(exc: BaseException) -> str:
+    """`store_full` for a Redis out of memory, `store_unavailable` for any other store failure."""
+    return "store_full" if isinstance(exc, OutOfMemoryError) else "store_unavailable"
 
 
 def _retry(job_id: str, index: int, tries: int, exc: BaseException) -> Retry:
@@ -100,9 +124,16 @@ def _retry(job_id: str, index: int, tries: int, exc: BaseException) -> Retry:
 
 
 async def _fail(rt: Runtime, job_id: str, message: str, code: str) -> str:
-    await jobs.finish_job(rt.redis, job_id, "failed", error=message, error_code=code)
-    await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
-    log.error("job failed", extra={"job_id": job_id, "error": message})
+    """Record the failure; a store that cannot take it yet gets the job back later (ARQ retry)."""
+    try:
+        await jobs.finish_job(rt.redis, job_id, "failed", error=message, error_code=code,
+                              even_if_full=code == "store_full")
+        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
+    except (RedisError, OSError) as exc:
+        log.warning("could not record the failure; job retried later", extra={"job_id": job_id,
+                                                                              "error": type(exc).__name__})
+        raise Retry(defer=STORE_BACKOFF_MAX_S) from exc
+    log.error("job failed", extra={"job_id": job_id, "error": message, "code": code})
     return "failed"
 
 

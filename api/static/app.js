@@ -67,11 +67,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // ---- engines, voices, article --------------------------------------------------------------
 
 async function loadEngines() {
-  const resp = await fetch("/v1/engines");
+  const resp = await fetch("/v1/engines", { headers: authHeaders() });  // with keys on, this needs one too
   if (!resp.ok) {
     showMessage(await errorText(resp), true);
+    if (resp.status === 401) $("key-box").open = true;
     return;
   }
+  hideMessage();
   state.engines = (await resp.json()).engines;
   const select = $("engine");
   select.replaceChildren(...state.engines.map((e) =>
@@ -140,7 +142,12 @@ function setupKey() {
     else localStorage.removeItem(KEY_STORE);
     $("key-state").textContent = state.apiKey ? "(set)" : "(none)";
   };
-  $("api-key").addEventListener("input", sync);
+  let reload = null;  // the engine list is fetched again once a new key has been typed
+  $("api-key").addEventListener("input", () => {
+    sync();
+    clearTimeout(reload);
+    reload = setTimeout(loadEngines, 300);
+  });
   $("remember-key").addEventListener("change", sync);
   sync();
 }

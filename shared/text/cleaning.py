@@ -177,11 +177,15 @@ def _normalise(text: str) -> str:
 
 def _read_url(match: re.Match[str]) -> str:
     url = match.group().lstrip("<")
-    tail = ""
-    while url and url[-1] in _URL_TAIL:
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break  # a bracket that belongs to the URL
-        url, tail = url[:-1], url[-1] + tail
+    opens, closes = url.count("("), url.count(")")  # kept up to date: one pass, however long the tail
+    end = len(url)
+    while end and url[end - 1] in _URL_TAIL:
+        if url[end - 1] == ")":
+            if opens >= closes:
+                break  # a bracket that belongs to the URL
+            closes -= 1
+        end -= 1
+    url, tail = url[:end], url[end:]
     if not url.lower().startswith(("http://", "https://", "ftp://")):
         url = "http://" + url
     try:
