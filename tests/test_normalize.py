@@ -33,7 +33,7 @@ CARDINALS = [
     ("It was 1 in 3.", "It was one in three."),
     ("A B-52 flew over.", "A B fifty-two flew over."),
     ("Flight UA 1175 landed late.", "Flight UA eleven seventy-five landed late."),
-    ("The S&P 500 rose 1.2% to 5,431.60 on Friday.", "The S&P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday."),
+    ("The S&P 500 rose 1.2% to 5,431.60 on Friday.", "The S and P five hundred rose one point two percent to five thousand four hundred thirty-one point six zero on Friday."),
     ("COVID-19 cases rose 20% in a week.", "COVID nineteen cases rose twenty percent in a week."),
     ("The F-35 program is costly.", "The F thirty-five program is costly."),
     ("The iPhone 15 has 8GB of RAM.", "The iPhone fifteen has eight gigabytes of RAM."),
@@ -362,8 +362,8 @@ ABBREVIATIONS = [
 ]
 
 SYMBOLS = [
-    ("AT&T and Johnson & Johnson rose.", "AT&T and Johnson and Johnson rose."),
-    ("Barnes&Noble and Q&A.", "Barnes and Noble and Q&A."),
+    ("AT&T and Johnson & Johnson rose.", "A-T and T and Johnson and Johnson rose."),
+    ("Barnes&Noble and a Q&A.", "Barnes and Noble and a Q and A."),
     ("She earned a Ph.D. in 2001.", "She earned a PhD in two thousand one."),
     ("She earned a Ph.D.", "She earned a PhD."),
     ("Follow @nytimes for updates.", "Follow at nytimes for updates."),
@@ -381,7 +381,7 @@ SYMBOLS = [
     ("Visit www.example.com/news today.", "Visit www dot example dot com slash news today."),
     ("Email tips@example.org now.", "Email tips at example dot org now."),
     ("See https://example.com/a/b?x=1 for more.", "See example dot com slash a slash b for more."),
-    ("The R&D budget grew.", "The R&D budget grew."),
+    ("The R&D budget grew.", "The R and D budget grew."),
     ("Margin of error: ±3 points.", "Margin of error: plus or minus three points."),
     ("Under § 230, sites are shielded.", "Under section two hundred thirty, sites are shielded."),
     ("The room is 4×5 meters.", "The room is four times five meters."),

@@ -711,7 +711,10 @@ _SIMPLE_SYMBOLS = {"&": "and", "@": "at", "©": "copyright", "+": "plus", "=": "
                    "#": "number", "¢": "cents"}
 
 
-_INITIALISM_AMP = re.compile(r"[A-Z]&[A-Z](?![a-z])")
+def _initialism(m: re.Match[str]) -> str:
+    """AT&T -> A-T and T, S&P -> S and P: hyphenated letters are read as letters ("AT and T"
+    is read "at and T")."""
+    return " and ".join("-".join(part) for part in (m.group(1), m.group(2)))
 
 
 def _pad(m: re.Match[str], words: str) -> str:
@@ -726,8 +729,6 @@ def _pad(m: re.Match[str], words: str) -> str:
 
 def _symbol(m: re.Match[str]) -> str:
     ch = m.group(0)
-    if ch == "&" and _INITIALISM_AMP.match(m.string, max(0, m.start() - 1)):
-        return ch  # AT&T, S&P, Q&A: engines say the letters' names and "and"; "AT and T" reads "at and T"
     if ch == "#" and m.start() and m.string[m.start() - 1].isalpha():
         return _pad(m, "sharp")  # C#, F#
     return _pad(m, _SIMPLE_SYMBOLS[ch])
@@ -820,6 +821,7 @@ SLASHES: list[Rule] = [
     ("slash", re.compile(r" ?/ ?"), lambda m: _pad(m, "slash")),
 ]
 SYMBOLS: list[Rule] = [
+    ("initialism", re.compile(r"\b([A-Z]{1,4})&([A-Z]{1,4})\b"), _initialism),
     ("hashtag", re.compile(r"#(?<![\w&#]#)(?=[^\W\d])"), "hashtag "),
     ("symbol", re.compile(rf"[{re.escape(''.join(_SIMPLE_SYMBOLS))}]"), _symbol),
 ]
