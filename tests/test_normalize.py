@@ -80,6 +80,8 @@ PERCENTAGES = [
 ]
 
 MONEY = [
+    ("The movie grossed $1.2 billion worldwide.", "The movie grossed one point two billion dollars worldwide."),
+    ("Shares of XYZ Corp. jumped 15% to $42.17 after hours.", "Shares of XYZ Corporation jumped fifteen percent to forty-two dollars and seventeen cents after hours."),
     ("Britain spent £5bn, and A$1.5 billion went to Australia.", "Britain spent five billion pounds, and one point five billion Australian dollars went to Australia."),
     ("The suspect, 34, was held on $1 million bail.", "The suspect, thirty-four, was held on one million dollar bail."),
     ("He paid $2.5M in 2019 and sold it for $3.1M.", "He paid two point five million dollars in twenty nineteen and sold it for three point one million dollars."),
@@ -204,6 +206,8 @@ TIMES = [
 ]
 
 RANGES_AND_SCORES = [
+    ("In 2023-24, tuition rose 4.5% to $12,500.", "In twenty twenty-three to twenty-four, tuition rose four point five percent to twelve thousand five hundred dollars."),
+    ("The team went 10-6 last season and 3-0 so far.", "The team went ten to six last season and three to zero so far."),
     ("It is a 50-50 chance.", "It is a fifty-fifty chance."),
     ("The diner is open 24-7.", "The diner is open twenty-four seven."),
     ("The 49ers beat the Cowboys 42-10.", "The Forty-Niners beat the Cowboys forty-two to ten."),
@@ -223,6 +227,7 @@ RANGES_AND_SCORES = [
 ]
 
 FRACTIONS = [
+    ("The Yankees' No. 2 starter threw 98 pitches in 6 2/3 innings.", "The Yankees' number two starter threw ninety-eight pitches in six and two thirds innings."),
     ("Add 1/2 cup of sugar.", "Add one half cup of sugar."),
     ("About 3/4 of voters agreed.", "About three quarters of voters agreed."),
     ("The pipe is 2 1/2 inches wide.", "The pipe is two and a half inches wide."),

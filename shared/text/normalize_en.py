@@ -117,7 +117,8 @@ _NOT_A_NOUN = frozenset("""a an the this that these those each every per in on a
     such other another it its their his her our my your they we he she you me him them us today tomorrow
     yesterday now later earlier monthly weekly yearly altogether combined apiece went came rose fell grew got
     made took gave left became began spent paid sold bought brought built cost hit put set won lost saw met ran
-    kept held told said says goes comes remains seems means helps pays buys covers""".split())
+    kept held told said says goes comes remains seems means helps pays buys covers worldwide nationwide
+    statewide citywide countrywide overseas abroad alone together tonight overnight""".split())
 
 
 def _stop(m: re.Match[str]) -> str:
