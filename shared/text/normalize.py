@@ -115,3 +115,7 @@ def _rules_for(language: str) -> Expand | None:
         module = LANGUAGES.get(key)
         _loaded[key] = importlib.import_module(module).expand if module else None
     return _loaded[key]
+
+
+# The default (English) normalisation's version, for the chunk cache identity.
+VERSION: str = version("en")

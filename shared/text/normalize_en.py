@@ -117,7 +117,8 @@ _NOT_A_NOUN = frozenset("""a an the this that these those each every per in on a
     such other another it its their his her our my your they we he she you me him them us today tomorrow
     yesterday now later earlier monthly weekly yearly altogether combined apiece went came rose fell grew got
     made took gave left became began spent paid sold bought brought built cost hit put set won lost saw met ran
-    kept held told said says goes comes remains seems means helps pays buys covers""".split())
+    kept held told said says goes comes remains seems means helps pays buys covers worldwide nationwide
+    statewide citywide countrywide overseas abroad alone together tonight overnight""".split())
 
 
 def _stop(m: re.Match[str]) -> str:
@@ -711,7 +712,10 @@ _SIMPLE_SYMBOLS = {"&": "and", "@": "at", "©": "copyright", "+": "plus", "=": "
                    "#": "number", "¢": "cents"}
 
 
-_INITIALISM_AMP = re.compile(r"[A-Z]&[A-Z](?![a-z])")
+def _initialism(m: re.Match[str]) -> str:
+    """AT&T -> A-T and T, S&P -> S and P: hyphenated letters are read as letters ("AT and T"
+    is read "at and T")."""
+    return " and ".join("-".join(part) for part in (m.group(1), m.group(2)))
 
 
 def _pad(m: re.Match[str], words: str) -> str:
@@ -726,8 +730,6 @@ def _pad(m: re.Match[str], words: str) -> str:
 
 def _symbol(m: re.Match[str]) -> str:
     ch = m.group(0)
-    if ch == "&" and _INITIALISM_AMP.match(m.string, max(0, m.start() - 1)):
-        return ch  # AT&T, S&P, Q&A: engines say the letters' names and "and"; "AT and T" reads "at and T"
     if ch == "#" and m.start() and m.string[m.start() - 1].isalpha():
         return _pad(m, "sharp")  # C#, F#
     return _pad(m, _SIMPLE_SYMBOLS[ch])
@@ -749,9 +751,27 @@ def _word_slash(m: re.Match[str]) -> str:
 _NUM_START = r"(?<![\w.,])"
 
 
+def _lead(not_after: str, first: str = r"\d") -> str:
+    """The first character of a match (`first`) when it must not follow any of `not_after`: the
+    character, then a look-behind. A pattern that starts with a character lets re skip ahead to
+    it; one that starts with a look-behind is tried at every position (a third slower here)."""
+    return rf"{first}(?<![{not_after}]{first})"
+
+
+# first characters, each with what it must not follow
+_L_NUM = _lead(r"\w.,")  # a number: not inside a word or another number
+_L_DATE = _lead(r"\w./-")
+_L_CLOCK = _lead(r"\w:.,/")
+_L_DURATION = _lead(r"\w:.")
+_L_DECADE = _lead(r"\w.,'’‘")
+_L_FRACTION = _lead(r"\w.,/")
+_L_YEAR1, _L_YEAR2 = _lead(r"\w.,:/-", "1"), _lead(r"\w.,:/-", "2")
+_AMT_LEAD = rf"{_L_NUM}(?:\d{{0,2}}(?:,\d{{3}})+(?:\.\d+)?|\d*(?:\.\d+)?)"  # _AMT after _NUM_START
+
+
 def _rx(first: str, pattern: str) -> re.Pattern[str]:
-    """`pattern`, told which characters it can start with: a look-ahead the scanner skips by,
-    three times faster than trying the pattern's own look-behind at every position."""
+    """`pattern`, told which characters it can start with: a look-ahead that fails fast at the
+    other positions (for patterns that open with an optional part, where _lead does not fit)."""
     return re.compile(f"(?=[{first}])(?:{pattern})")
 Rule = tuple[str, re.Pattern[str], str | Repl]
 
@@ -763,41 +783,43 @@ ADDRESSES: list[Rule] = [
 NUMBERS: list[Rule] = [
     ("phone", _rx(r"\d(+", r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w-])"
                          r"|(?<![\w+])\+\d{1,3}(?:[ .-]\(?\d{1,4}\)?){2,5}(?![\w-])"), _phone),
-    ("date_iso", _rx(r"\d", r"(?<![\w./-])(\d{4})-(\d{2})-(\d{2})(?![\w-]|[./]\d)"), _iso_date),
-    ("date_numeric", _rx(r"\d", r"(?<![\w./-])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\w/]|[.,]\d)"), _numeric_date),
+    ("date_iso", re.compile(rf"({_L_DATE}\d{{3}})-(\d{{2}})-(\d{{2}})(?![\w-]|[./]\d)"), _iso_date),
+    ("date_numeric", re.compile(rf"({_L_DATE}\d?)/(\d{{1,2}})/(\d{{4}}|\d{{2}})(?![\w/]|[.,]\d)"), _numeric_date),
     ("date_month_day", _rx(r"JFMASOND", rf"\b(?P<mon>{_MONTH_RE}) +(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
                                   r"(?: ?[-–] ?(?P<d2>\d{1,2})(?:st|nd|rd|th)?)?(?![\w:]|[.,]\d)"
                                   r"(?:(?P<comma>,)? +(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _month_day),
-    ("date_day_month", _rx(r"\d", rf"{_NUM_START}(?P<d>\d{{1,2}})(?:st|nd|rd|th)? +(?P<mon>{_MONTH_RE})(?!\w)"
+    ("date_day_month", re.compile(rf"(?P<d>{_L_NUM}\d?)(?:st|nd|rd|th)? +(?P<mon>{_MONTH_RE})(?!\w)"
                                   r"(?:,? +(?P<y>\d{4})(?![\w:]|[.,]\d))?"), _day_month),
-    ("duration", _rx(r"\d", r"(?<![\w:.])(\d{1,2}):([0-5]\d):([0-5]\d)(?![\w:]|[.,]\d)"), _duration),
-    ("time", _rx(r"\d", r"(?<![\w:.,/])(?P<h1>\d{1,2})(?::(?P<m1>[0-5]\d))?"
+    ("duration", re.compile(rf"({_L_DURATION}\d?):([0-5]\d):([0-5]\d)(?![\w:]|[.,]\d)"), _duration),
+    ("time", re.compile(rf"(?P<h1>{_L_CLOCK}\d?)(?::(?P<m1>[0-5]\d))?"
                         r"(?: ?(?P<ap1>[AaPp])\.? ?[Mm](?![A-Za-z])(?P<dot1>\.)?)?"
                         r"(?: ?[-–] ?(?P<h2>\d{1,2})(?::(?P<m2>[0-5]\d))?"
                         r"(?: ?(?P<ap2>[AaPp])\.? ?[Mm](?![A-Za-z])(?P<dot2>\.)?)?)?(?![\w:]|[.,]\d)"), _time),
     ("money", _rx(r"\-−$€£¥₹₩₽A-Z", rf"(?<![\w$])(?P<neg>[-−])?(?:(?P<cur>{_CUR_SYM})|(?P<code>{_CUR_CODE}) ?)"
                          rf" ?(?P<neg2>[-−])?(?P<a>{_AMT})(?: ?[-–] ?(?:{_CUR_SYM})? ?(?P<b>{_AMT}))?"
                          rf"{_SCALE_RE}(?![\w])"), _money),
-    ("money_code_after", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}){_SCALE_RE} (?P<code>{_CUR_CODE})\b"), _money),
-    ("cents", _rx(r"\d", rf"{_NUM_START}(\d+) ?¢"), _cents),
+    ("money_code_after", re.compile(rf"(?P<a>{_AMT_LEAD}){_SCALE_RE} (?P<code>{_CUR_CODE})\b"), _money),
+    ("cents", re.compile(rf"({_L_NUM}\d*) ?¢"), _cents),
     ("scaled_count", _rx(r"\d", rf"{_NUM_START}({_AMT})(bn|mn|tn)\b|{_NUM_START}({_AMT})([kKmb])(?=\s(?:{_COUNTED_NOUNS})\b)"),
      _scaled_count),
-    ("feet_inches", _rx(r"\d", r"(?<![\w.,])(\d)['′](\d{1,2})(?:[\"″]|'')"),
+    ("feet_inches", re.compile(rf"({_L_NUM})['′](\d{{1,2}})(?:[\"″]|'')"),
      lambda m: f"{cardinal(int(m.group(1)))} foot {cardinal(int(m.group(2)))}"),
     ("named_number", _rx("479", rf"(?<![\w.,])({'|'.join(_NAMED)})(?![\w.,]\d|[\w-])"), lambda m: _NAMED[m.group(1)]),
     ("by", _rx("x", r"(?<=\d)x(?=\d)"), " by "),
-    ("unit_range", _rx(r"\d", rf"{_NUM_START}(?P<a>{_AMT}) ?(?P<u>{_UNIT_RE}) ?[-–] ?"
+    ("unit_range", re.compile(rf"(?P<a>{_AMT_LEAD}) ?(?P<u>{_UNIT_RE}) ?[-–] ?"
                               rf"(?=[-−]?(?:{_AMT}) ?(?P=u)(?![\w/]))"), r"\g<a>-"),
     ("unit", _rx(r"\d+\-−", rf"{_NUM_START}(?P<sign>[-−+])?(?P<a>{_AMT})(?: ?[-–] ?(?P<sign2>[-−])?(?P<b>{_AMT}))?"
                         rf"(?P<sep> ?|-)(?P<unit>{_UNIT_RE})(?P<dot>\.)?(?![\w/²³])"), _unit),
     ("powers", _rx(r"1", r"(?<![\w.,'’‘])(100|1,?000|10,?000|100,?000|1,?000,?000)['’]?s(?![\w'’])"), _powers),
-    ("decade", _rx(r"\d", r"(?<![\w.,'’‘])(\d{3}0)['’]?s(?![\w'’])"), _decade),
+    ("decade", re.compile(rf"({_L_DECADE}\d{{2}}0)['’]?s(?![\w'’])"), _decade),
     ("decade_short", _rx(r"\d'’‘", r"(?<![\w.,])['’‘]?(\d0)['’]?s(?![\w'’])"), _short_decade),
-    ("ordinal", _rx(r"\d", rf"{_NUM_START}(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![A-Za-z])"), _ordinal),
+    ("ordinal", re.compile(rf"({_L_NUM}(?:\d{{0,2}}(?:,\d{{3}})+|\d*))(?:st|nd|rd|th|ST|ND|RD|TH)(?![A-Za-z])"),
+     _ordinal),
     ("fraction_vulgar", _rx(r"\d½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞", rf"(?:{_NUM_START}(\d+)[ -]?)?([{''.join(_VULGAR)}])"), _vulgar),
-    ("fraction_mixed", _rx(r"\d", r"(?<![\w.,/])(\d+)[ -](\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)"), _mixed),
-    ("fraction", _rx(r"\d", r"(?<![\w.,/])(\d+)/(\d+)(?![\w/]|[.,]\d)"), _slash),
-    ("year_range", _rx(r"\d", r"(?<![\w.,:/-])(1\d{3}|20\d{2}) ?[-–] ?(\d{4}|\d{2})(?![\w/]|[.,:]\d)"), _year_range),
+    ("fraction_mixed", re.compile(rf"({_L_FRACTION}\d*)[ -](\d{{1,2}})/(\d{{1,3}})(?![\w/]|[.,]\d)"), _mixed),
+    ("fraction", re.compile(rf"({_L_FRACTION}\d*)/(\d+)(?![\w/]|[.,]\d)"), _slash),
+    ("year_range", re.compile(rf"({_L_YEAR1}\d{{3}}|{_L_YEAR2}0\d{{2}}) ?[-–] ?(\d{{4}}|\d{{2}})"
+                              r"(?![\w/]|[.,:]\d)"), _year_range),
     ("range", _rx(r"\d\-−", rf"(?<![\w.,:/-])(?P<sa>[-−])?(?P<a>{_AMT}) ?[-–] ?(?P<sb>[-−])?(?P<b>{_AMT})"
                          r"(?![\w/]|[.,:]\d)"), _range),
     ("number_sign", _rx(r"#Nn", r"(?<![\w&#])#(?=\d)|\b[Nn]o\. ?(?=#?\d)|\bNos\. ?(?=\d)"),
@@ -820,6 +842,7 @@ SLASHES: list[Rule] = [
     ("slash", re.compile(r" ?/ ?"), lambda m: _pad(m, "slash")),
 ]
 SYMBOLS: list[Rule] = [
+    ("initialism", re.compile(r"\b([A-Z]{1,4})&([A-Z]{1,4})\b"), _initialism),
     ("hashtag", re.compile(r"#(?<![\w&#]#)(?=[^\W\d])"), "hashtag "),
     ("symbol", re.compile(rf"[{re.escape(''.join(_SIMPLE_SYMBOLS))}]"), _symbol),
 ]
