@@ -99,6 +99,20 @@ class Settings:
     provider_max_tries: int = 5  # READOUT_PROVIDER_MAX_TRIES (throttling / 5xx retries)
     provider_backoff_base_s: float = 0.2  # READOUT_PROVIDER_BACKOFF (full-jitter base)
     log_level: str = "INFO"  # READOUT_LOG_LEVEL
+    # Storage and results
+    storage_url: str = ""  # READOUT_STORAGE: file:///abs/path or s3://bucket/prefix; "" = data_dir/store
+    s3_endpoint_url: str | None = None  # READOUT_S3_ENDPOINT_URL; None = AWS
+    s3_region: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION
+    s3_access_key: str = ""  # AWS_ACCESS_KEY_ID ("" = botocore's default chain: profile, role)
+    s3_secret_key: str = ""  # AWS_SECRET_ACCESS_KEY
+    s3_presign: bool = False  # READOUT_S3_PRESIGN=1: finished audio answers 307 to a presigned URL
+    cache_max_bytes: int = 0  # READOUT_CACHE_MAX_BYTES: LRU size cap of the chunk cache; 0 = none
+    sweep_interval_s: int = 600  # READOUT_SWEEP_INTERVAL: seconds between retention sweeps
+    url_secret: str = ""  # READOUT_URL_SECRET; "" = generated once into data_dir/url-secret
+    link_ttl_s: int = 24 * 3600  # READOUT_LINK_TTL: signed links in status JSON
+    feed_link_ttl_s: int = 30 * 24 * 3600  # READOUT_FEED_LINK_TTL: signed enclosure links in feeds
+    public_url: str = ""  # READOUT_PUBLIC_URL: base of absolute URLs; "" = from the request
+    trust_proxy: bool = False  # READOUT_TRUST_PROXY=1: honour X-Forwarded-Proto/Host
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -149,4 +163,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_max_tries=_int(env, "READOUT_PROVIDER_MAX_TRIES", 5),
         provider_backoff_base_s=_float(env, "READOUT_PROVIDER_BACKOFF", 0.2),
         log_level=env.get("READOUT_LOG_LEVEL") or "INFO",
+        storage_url=env.get("READOUT_STORAGE", "").strip(),
+        s3_endpoint_url=env.get("READOUT_S3_ENDPOINT_URL") or None,
+        s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        s3_access_key=env.get("AWS_ACCESS_KEY_ID", ""),
+        s3_secret_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        s3_presign=_bool(env, "READOUT_S3_PRESIGN"),
+        cache_max_bytes=_int(env, "READOUT_CACHE_MAX_BYTES", 0),
+        sweep_interval_s=_int(env, "READOUT_SWEEP_INTERVAL", 600),
+        url_secret=env.get("READOUT_URL_SECRET", ""),
+        link_ttl_s=_int(env, "READOUT_LINK_TTL", 24 * 3600),
+        feed_link_ttl_s=_int(env, "READOUT_FEED_LINK_TTL", 30 * 24 * 3600),
+        public_url=(env.get("READOUT_PUBLIC_URL") or "").rstrip("/"),
+        trust_proxy=_bool(env, "READOUT_TRUST_PROXY"),
     )
