@@ -6,10 +6,11 @@ import asyncio
 from aiohttp import web
 from arq.connections import create_pool
 
-from api import audio, events, jobs, openai_compat
+from api import audio, events, feed, jobs, openai_compat
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
 from api.limits import LIMITS, Limits
+from api.links import LinkSigner, load_secret
 from api.metrics import setup_metrics
 from api.notifier import JobNotifier
 from api.openapi import setup_pages
@@ -18,6 +19,8 @@ from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.liveness import live_workers
 from shared.redis_conn import API_RETRIES, arq_redis_settings, connect
+from shared.store import open_storage
+from shared.store.cache import ChunkCache
 
 routes = web.RouteTableDef()
 
@@ -69,7 +72,10 @@ async def _startup(app: web.Application) -> None:
     queue = await create_pool(arq_redis_settings(app[REDIS_URL], retries=API_RETRIES))
     notifier = JobNotifier(redis)
     await notifier.start()
-    app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)
+    storage = open_storage(settings)
+    app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier,
+                          storage=storage, cache=ChunkCache(storage),
+                          links=LinkSigner(load_secret(settings), settings.link_ttl_s))
     app[LIMITS] = Limits(redis, settings)
     # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
     for name in engine_names(settings):
@@ -81,6 +87,7 @@ async def _cleanup(app: web.Application) -> None:
     c = app[CTX]
     await c.notifier.stop()
     await c.queue.aclose()
+    await c.storage.close()
     if c.cache_redis is not c.redis:
         await c.cache_redis.aclose()
     await c.redis.aclose()
@@ -99,6 +106,7 @@ def create_app(settings: Settings, redis_url: str) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(audio.routes)
     app.add_routes(events.routes)
+    app.add_routes(feed.routes)
     app.add_routes(openai_compat.routes)
     setup_pages(app)
     setup_metrics(app)

@@ -4,22 +4,20 @@ With keys configured every request needs `Authorization: Bearer <key>` and a job
 to the key's name. With none configured every caller is `anonymous` (allowed only on a
 loopback bind unless READOUT_ALLOW_ANONYMOUS=1; see api.__main__).
 
-Browsers cannot put a header on an `<audio src>` or an `EventSource`, so `GET` of a job's
-`/audio` and `/events` (and only those) also accept the key as `?access_token=<key>`.
-The API writes no access log, so the key does not land in its logs.
+The key is accepted only in the `Authorization` header, never in a URL. Browsers, podcast
+apps and shared downloads use signed links instead (`api.links`, `signed_request_ok`).
 """
 from __future__ import annotations
 
 import hmac
-import re
 
 from aiohttp import web
 
 from api.errors import ApiError
+from api.links import LinkSigner
 from shared.config import Settings
 
 ANONYMOUS = "anonymous"
-_QUERY_TOKEN_PATHS = re.compile(r"^/v1/jobs/[^/]+/(audio|events)$")
 
 
 def _presented_key(request: web.Request) -> str | None:
@@ -27,9 +25,21 @@ def _presented_key(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if not header and request.method == "GET" and _QUERY_TOKEN_PATHS.match(request.path):
-        return request.query.get("access_token") or None
     return None
+
+
+def signed_request_ok(request: web.Request, signer: LinkSigner) -> bool:
+    """True for a GET carrying a valid signed link to its own path; False when it carries none.
+
+    A link that is there but wrong answers 403 `invalid_signature`, a late one 403 `link_expired`.
+    """
+    if "sig" not in request.query and "expires" not in request.query:
+        return False
+    job_id = request.match_info.get("job_id", "")
+    if request.method not in ("GET", "HEAD") or not job_id:
+        raise ApiError(403, "invalid_signature", "signed links are for downloads only")
+    signer.check(job_id, request.path, request.query.get("expires", ""), request.query.get("sig", ""))
+    return True
 
 
 def caller(request: web.Request, settings: Settings) -> str:

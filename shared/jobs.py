@@ -2,7 +2,9 @@
 
 States: queued -> running -> done | failed | cancelled. Every transition into a terminal
 state goes through one Lua script, so exactly one transition wins; later events for a
-finished job are ignored. Each change publishes a JSON event on the job's channel
+finished job are ignored. A job becomes `done` only once its finished files are written
+(`complete_job`, called by the worker that landed the last chunk); landing the last chunk
+alone leaves it `running` with every chunk counted. Each change publishes a JSON event on the job's channel
 (`keys.events(id)`), which the API relays to streaming and SSE clients.
 """
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Job:
     started_at: float | None
     first_audio_at: float | None
     finished_at: float | None
+    title: str | None = None  # set by URL jobs at submit, by the finisher from the article otherwise
+    author: str | None = None
+    audio_bytes: int = 0  # size of the finished audio.mp3 (0 until written)
+    audio_ms: int = 0  # its exact duration
 
     @property
     def terminal(self) -> bool:
@@ -91,6 +97,10 @@ class Job:
             started_at=opt_float("started_at"),
             first_audio_at=opt_float("first_audio_at"),
             finished_at=opt_float("finished_at"),
+            title=h.get("title") or None,
+            author=h.get("author") or None,
+            audio_bytes=int(h.get("audio_bytes", 0)),
+            audio_ms=int(h.get("audio_ms", 0)),
         )
 
 
@@ -105,6 +115,7 @@ async def create_job(
             "hits": 0, "misses": 0, "created_at": repr(now),
         })
         pipe.set(keys.job_text(job_id), text.encode("utf-8"))
+        pipe.zadd(keys.owner_jobs(owner), {job_id: now})
         pipe.hincrby(keys.JOBS_BY_STATUS, "queued", 1)
         await pipe.execute()
 
@@ -179,11 +190,18 @@ if ARGV[1] == '0' and redis.call('HSETNX', KEYS[1], 'first_audio_at', ARGV[3]) =
 end
 redis.call('PUBLISH', KEYS[4], cjson.encode({type = 'chunk', index = tonumber(ARGV[1]),
   done = done, total = total, source = ARGV[2]}))
-if status == 'running' and done == total then
-  move(KEYS[1], KEYS[3], KEYS[4], 'done', ARGV[3], {done = done, total = total})
-  redis.call('DEL', KEYS[5])
-end
 return {1, done, total}
+"""
+
+# KEYS: job, by_status, events, texts, text; ARGV: now, title, audio_bytes, audio_ms
+_COMPLETE = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'done')) ~= tonumber(redis.call('HGET', KEYS[1], 'total')) then return 0 end
+redis.call('HSET', KEYS[1], 'title', ARGV[2], 'audio_bytes', ARGV[3], 'audio_ms', ARGV[4])
+move(KEYS[1], KEYS[2], KEYS[3], 'done', ARGV[1], {done = tonumber(redis.call('HGET', KEYS[1], 'done'))})
+redis.call('DEL', KEYS[4], KEYS[5])
+return 1
 """
 
 # KEYS: job, by_status, events, texts, text; ARGV: to, now, error, error_code
@@ -220,13 +238,22 @@ class Landing:
 
 
 async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Landing:
-    """Record that chunk `index` has its audio; the last one flips the job to done."""
+    """Record that chunk `index` has its audio (the job stays running until `complete_job`)."""
     new, done, total = await redis.eval(
         _LAND, 6, keys.job(job_id), keys.job_landed(job_id), keys.JOBS_BY_STATUS,
         keys.events(job_id), keys.job_texts(job_id), keys.STATS,
         index, "hit" if hit else "miss", repr(time.time()), *_TTFA_BOUNDS,
     )
     return Landing(new=new == 1, done=int(done), total=int(total))
+
+
+async def complete_job(redis: Redis, job_id: str, *, title: str, audio_bytes: int, audio_ms: int) -> bool:
+    """running (every chunk landed) -> done, once the finished files are written; False otherwise."""
+    return bool(await redis.eval(
+        _COMPLETE, 5, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id), keys.job_texts(job_id),
+        keys.job_text(job_id),
+        repr(time.time()), title, audio_bytes, audio_ms,
+    ))
 
 
 async def finish_job(
@@ -242,7 +269,7 @@ async def finish_job(
 
 
 async def expire_job(redis: Redis, job_id: str, ttl_s: int) -> None:
-    """Once terminal, a job's record is kept for `ttl_s` (its audio lives in the cache)."""
+    """Once terminal, a job's record is kept for `ttl_s`; its stored files go with it (the sweeper)."""
     async with redis.pipeline(transaction=False) as pipe:
         for key in (keys.job(job_id), keys.job_chunks(job_id), keys.job_landed(job_id)):
             pipe.expire(key, ttl_s)
@@ -254,7 +281,55 @@ async def article_text(redis: Redis, job_id: str) -> str | None:
     return raw.decode("utf-8") if raw is not None else None
 
 
-def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
+# KEYS: job, chunks, landed, texts, text, owner index, by_status; ARGV: job id
+_DELETE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('HINCRBY', KEYS[7], status, -1)
+return 1
+"""
+
+
+async def delete_job(redis: Redis, job: Job) -> bool:
+    """Remove a job's record and everything Redis keeps for it (its files are the caller's)."""
+    return bool(await redis.eval(
+        _DELETE, 7, keys.job(job.id), keys.job_chunks(job.id), keys.job_landed(job.id), keys.job_texts(job.id),
+        keys.job_text(job.id), keys.owner_jobs(job.owner), keys.JOBS_BY_STATUS, job.id,
+    ))
+
+
+async def list_jobs(redis: Redis, owner: str, *, limit: int, before: float | None) -> tuple[list[Job], float | None]:
+    """The owner's jobs, newest first, created strictly before `before`; and the next page's bound.
+
+    Index entries whose record has expired are dropped on the way.
+    """
+    index = keys.owner_jobs(owner)
+    found: list[Job] = []
+    bound = f"({before!r}" if before is not None else "+inf"
+    while len(found) < limit:
+        rows = await redis.zrevrangebyscore(index, bound, "-inf", start=0, num=limit - len(found), withscores=True)
+        if not rows:
+            return found, None
+        async with redis.pipeline(transaction=False) as pipe:
+            for member, _ in rows:
+                pipe.hgetall(keys.job(member.decode()))
+            records = await pipe.execute()
+        gone = []
+        for (member, score), raw in zip(rows, records, strict=True):
+            if raw:
+                found.append(Job.from_hash(member.decode(), raw))
+            else:
+                gone.append(member)
+            bound = f"({score!r}"
+        if gone:
+            await redis.zrem(index, *gone)
+    more = await redis.zrevrangebyscore(index, bound, "-inf", start=0, num=1)
+    return found, (found[-1].created_at if more else None)
+
+
+def job_summary(job: Job, urls: dict[str, str]) -> dict[str, Any]:
     """The JSON body of `GET /v1/jobs/{id}`."""
     end = job.finished_at or time.time()
     return {
@@ -273,7 +348,9 @@ def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
         "time_to_first_audio_seconds": (
             round(job.first_audio_at - job.created_at, 3) if job.first_audio_at else None
         ),
-        "audio_url": audio_url,
+        "title": job.title,
+        "audio": {"bytes": job.audio_bytes, "duration_seconds": job.audio_ms / 1000} if job.audio_bytes else None,
+        **urls,
     }
 
 

@@ -9,9 +9,8 @@
     holder failed and released)
     waited `wait_timeout_s`          -> `ChunkWaitTimeout`
 
-The lock and the audio live on the cache Redis (`redis`); the counters go to `stats_redis`
-(the queue's Redis; the same client when there is one Redis). The cache client must return
-bytes (`decode_responses=False`).
+The lock lives on the cache Redis (`redis`), the audio in `cache` (the storage); the counters
+go to `stats_redis` (the queue's Redis; the same client when there is one Redis).
 """
 from __future__ import annotations
 
@@ -25,9 +24,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import keys, stats
+from shared.audio.rendered import RenderedChunk
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine
 from shared.lock import ChunkLock
+from shared.store.adapter import rendered_from_engine
 from shared.store.cache import ChunkCache, cache_key
 from shared.wakeup import AudioWaker
 
@@ -39,8 +40,12 @@ Source = Literal["hit", "synthesized", "waited"]
 @dataclass(frozen=True)
 class ChunkResult:
     key: str
-    audio: bytes
+    chunk: RenderedChunk
     source: Source
+
+    @property
+    def audio(self) -> bytes:
+        return self.chunk.mp3
 
 
 @dataclass(frozen=True)
@@ -71,17 +76,17 @@ async def get_or_synthesize(
     params: AudioParams,
     *,
     settings: Settings,
+    cache: ChunkCache,
     stats_redis: Redis | None = None,
     waker: AudioWaker | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
 ) -> ChunkResult:
-    """The chunk's MP3, from the cache, from this caller's synthesis, or from another's.
+    """The chunk's audio, from the cache, from this caller's synthesis, or from another's.
 
     Without `waker` a waiter only polls. Engine errors propagate (after the lock is released).
     """
     stats_redis = redis if stats_redis is None else stats_redis
     key = cache_key(text, params)
-    cache = ChunkCache(redis, settings.cache_ttl_s)
     audio = await cache.get(key)
     if audio is not None:
         await stats.incr(stats_redis, stats.CACHE_HITS)
@@ -113,7 +118,7 @@ async def get_or_synthesize(
 async def _synthesize_locked(
     lock: ChunkLock, cache: ChunkCache, engine: Engine, text: str, params: AudioParams, key: str,
     stats_redis: Redis,
-) -> tuple[bytes, bool]:
+) -> tuple[RenderedChunk, bool]:
     """Holding `lock`: synthesize unless the audio landed since our look; always release.
 
     Returns the audio and whether this call synthesized it. Releases before publishing, so
@@ -139,12 +144,13 @@ async def _synthesize_locked(
             stats.provider_chars(engine.name): len(text),
             stats.provider_billed(engine.name): result.billed_chars,
         })
-        await cache.put(key, result.audio)
-        return result.audio, True
+        chunk = rendered_from_engine(result.audio, params.sample_rate)  # MERGE ADAPTER: the engine's RenderedChunk
+        await cache.put(key, chunk)
+        return chunk, True
     finally:
         await lock.release()
         if called:
-            await _announce(cache.redis, key)
+            await _announce(lock.redis, key)
 
 
 async def _announce(redis: Redis, key: str) -> None:
@@ -158,7 +164,7 @@ async def _announce(redis: Redis, key: str) -> None:
 async def _wait(
     redis: Redis, cache: ChunkCache, key: str, deadline: float, waker: AudioWaker | None,
     backoff: Backoff, stats_redis: Redis, wait_started: float,
-) -> bytes | None:
+) -> RenderedChunk | None:
     """Until the audio lands (returned) or the lock is gone without it / the deadline passes (None)."""
     loop = asyncio.get_running_loop()
     delay = backoff.initial_s

@@ -19,11 +19,15 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import jobs, keys, stats
+from shared.audio.rendered import RenderedChunk
 from shared.chunking import split_text
 from shared.config import Settings
 from shared.engines import EngineError, get_engine
-from shared.store.cache import cache_key
-from shared.synthesis import ChunkWaitTimeout, get_or_synthesize
+from shared.lock import ChunkLock
+from shared.store import Storage, adapter
+from shared.store.cache import ChunkCache, cache_key
+from shared.store.finished import delete_finished, write_finished
+from shared.synthesis import ChunkResult, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 
 log = logging.getLogger("readout.worker")
@@ -35,7 +39,9 @@ class Runtime:
 
     settings: Settings
     redis: Redis  # queue and job records
-    cache_redis: Redis  # chunk audio, locks
+    cache_redis: Redis  # chunk locks, audio-ready wake-ups
+    storage: Storage  # chunk audio and finished files
+    cache: ChunkCache
     waker: AudioWaker
     worker_id: str
 
@@ -112,10 +118,7 @@ async def _chunk_article(ctx: dict[str, Any], job_id: str, _index: int) -> str:
     if not await jobs.start_job(rt.redis, job_id, chunk_keys, chunks):
         return "skipped"
     log.info("article chunked", extra={"job_id": job_id, "chunks": len(chunks), "chars": len(text)})
-    async with rt.cache_redis.pipeline(transaction=False) as pipe:
-        for key in chunk_keys[1:]:
-            pipe.exists(keys.audio(key))
-        cached = [False, *map(bool, await pipe.execute())]
+    cached = [False, *await asyncio.gather(*(rt.cache.exists(key) for key in chunk_keys[1:]))]
     pending = [i for i in range(1, len(chunks)) if not cached[i]]
     # Chunk 0 here, not through the queue: one hop less before the first audio byte. A
     # network engine speaks it while the rest fan out; a local one first, with the CPU to
@@ -142,25 +145,73 @@ async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str
     if job is None or job.terminal:
         return "skipped"
     if await rt.redis.sismember(keys.job_landed(job_id), index):
+        if job.total >= 0 and job.done == job.total:  # a re-run after the last landing: finish if nobody has
+            await _finish_article(rt, job_id)
         return "landed already"
     text = await jobs.chunk_text(rt.redis, job_id, index)
     if text is None:
         return "skipped"
-    engine = get_engine(job.engine, rt.settings)
-    params = engine.params(job.voice, job.variant or None)
-    result = await get_or_synthesize(
-        rt.cache_redis, engine, text, params, settings=rt.settings, stats_redis=rt.redis, waker=rt.waker
-    )
+    result = await _chunk_audio(rt, job, text)
     hit = result.source != "synthesized"
     if hit:
         await stats.incr(rt.redis, stats.CACHED_CHARS, len(text))
     landing = await jobs.land_chunk(rt.redis, job_id, index, hit=hit)
-    if landing.new and landing.done == landing.total:
-        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
-        finished = await jobs.get_job(rt.redis, job_id)
-        if finished is not None:
-            log.info(
-                f"chunk cache stats hits={finished.hits} misses={finished.misses}",
-                extra={"job_id": job_id, "chunks": landing.total, "status": finished.status},
-            )
+    if landing.done == landing.total:
+        await _finish_article(rt, job_id)
     return result.source
+
+
+async def _chunk_audio(rt: Runtime, job: jobs.Job, text: str) -> ChunkResult:
+    engine = get_engine(job.engine, rt.settings)
+    params = engine.params(job.voice, job.variant or None)
+    return await get_or_synthesize(
+        rt.cache_redis, engine, text, params, settings=rt.settings, cache=rt.cache, stats_redis=rt.redis, waker=rt.waker
+    )
+
+
+async def _finish_article(rt: Runtime, job_id: str) -> None:
+    """Write the finished files once, then flip the job to done (exactly once, see module doc).
+
+    Whoever lands the last chunk gets here; a re-run of that step too. The claim (a lock the
+    holder keeps extending) lets one of them write; the other returns at once. A holder that
+    dies lets its claim expire, and the re-run of its job finishes instead. A chunk that left
+    the cache meanwhile is synthesised again.
+    """
+    claim = await ChunkLock.try_acquire(rt.redis, keys.finish_claim(job_id), rt.settings.lock_ttl_ms)
+    if claim is None:
+        return
+    async with claim:
+        job = await jobs.get_job(rt.redis, job_id)
+        if job is None or job.status != "running" or job.done != job.total:
+            return
+        manifest = await jobs.chunk_keys(rt.redis, job_id)
+        outline = await adapter.article_outline(rt.redis, job_id, job.total)  # MERGE ADAPTER: the manifest's sentences
+
+        async def load(index: int) -> RenderedChunk:
+            chunk = await rt.cache.get(manifest[index])
+            if chunk is None:
+                text = await jobs.chunk_text(rt.redis, job_id, index)
+                if text is None:
+                    raise OSError(f"chunk {index} left the cache and its text is gone")
+                chunk = (await _chunk_audio(rt, job, text)).chunk
+            return await adapter.with_pcm(chunk)  # MERGE ADAPTER: chunks carry PCM
+
+        engine = get_engine(job.engine, rt.settings)
+        bitrate = engine.params(job.voice, job.variant or None).bitrate_kbps
+        finished = await write_finished(rt.storage, job_id, load=load, sentences=outline.sentences,
+                                        chapter_titles=outline.chapters, title=job.title, author=job.author,
+                                        bitrate_kbps=bitrate)
+        if not await jobs.complete_job(rt.redis, job_id, title=finished.title, audio_bytes=finished.audio_bytes,
+                                       audio_ms=finished.duration_ms):
+            current = await jobs.get_job(rt.redis, job_id)
+            if current is None or current.status != "done":  # cancelled or deleted while we wrote
+                await delete_finished(rt.storage, job_id)
+            return
+        await jobs.expire_job(rt.redis, job_id, rt.settings.job_ttl_s)
+        done = await jobs.get_job(rt.redis, job_id)
+    if done is not None:
+        log.info(
+            f"chunk cache stats hits={done.hits} misses={done.misses}",
+            extra={"job_id": job_id, "chunks": done.total, "status": done.status,
+                   "audio_seconds": finished.duration_ms / 1000, "timing": finished.timing},
+        )
