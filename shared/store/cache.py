@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import struct
 
 from shared.audio.rendered import _HEADER, RenderedChunk
 from shared.engines.base import AudioParams
@@ -63,7 +64,7 @@ class ChunkCache:
             return None
         try:
             return RenderedChunk.from_bytes(blob)
-        except (ValueError, KeyError, IndexError):  # a damaged object is a miss: it is made again
+        except (ValueError, KeyError, IndexError, TypeError, struct.error):  # damaged: a miss, made again
             return None
 
     async def mp3(self, key: str) -> bytes | None:
