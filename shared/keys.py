@@ -67,6 +67,11 @@ def finish_claim(job_id: str) -> str:
     return f"finish:{job_id}"
 
 
+def finished_content(content_id: str) -> str:
+    """String (JSON): a job whose finished files have this content id, their title, size, duration."""
+    return f"{PREFIX}:finished:{content_id}"
+
+
 def feed_token(token: str) -> str:
     """String: the owner a podcast feed token belongs to."""
     return f"{PREFIX}:feed:{token}"

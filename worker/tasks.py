@@ -7,6 +7,8 @@ per-chunk lock, so a re-run never calls the provider for audio that exists.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -26,7 +28,7 @@ from shared.engines import EngineError, get_engine
 from shared.lock import ChunkLock
 from shared.store import Storage, adapter
 from shared.store.cache import ChunkCache, cache_key
-from shared.store.finished import delete_finished, write_finished
+from shared.store.finished import Finished, content_id, copy_finished, delete_finished, write_finished
 from shared.synthesis import ChunkResult, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 
@@ -169,6 +171,35 @@ async def _chunk_audio(rt: Runtime, job: jobs.Job, text: str) -> ChunkResult:
     )
 
 
+async def _written_once(rt: Runtime, job_id: str, content: str, write: Callable[[], Awaitable[Finished]]) -> Finished:
+    """The job's finished files, encoded only if no job with the same content has them.
+
+    Fifty submissions of one article encode it once: the first takes the content's lock and
+    writes; the others wait for it (polling, bounded) and copy its files.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + rt.settings.wait_timeout_s
+    delay = 0.05
+    while True:
+        known = await rt.redis.get(keys.finished_content(content))
+        if known is not None:
+            info = json.loads(known)
+            if info["job_id"] == job_id or await copy_finished(rt.storage, info["job_id"], job_id):
+                return Finished(**info["finished"])
+        lock = await ChunkLock.try_acquire(rt.redis, f"content:{content}", rt.settings.lock_ttl_ms)
+        if lock is not None or loop.time() > deadline:
+            try:
+                finished = await write()
+            finally:
+                if lock is not None:
+                    await lock.release()
+            await rt.redis.set(keys.finished_content(content), json.dumps(
+                {"job_id": job_id, "finished": dataclasses.asdict(finished)}), ex=rt.settings.job_ttl_s)
+            return finished
+        await asyncio.sleep(delay)  # another worker is writing these files: copy them when it is done
+        delay = min(delay * 1.5, 0.5)
+
+
 async def _finish_article(rt: Runtime, job_id: str) -> None:
     """Write the finished files once, then flip the job to done (exactly once, see module doc).
 
@@ -198,9 +229,14 @@ async def _finish_article(rt: Runtime, job_id: str) -> None:
 
         engine = get_engine(job.engine, rt.settings)
         bitrate = engine.params(job.voice, job.variant or None).bitrate_kbps
-        finished = await write_finished(rt.storage, job_id, load=load, sentences=outline.sentences,
+        content = content_id(manifest, outline.sentences, outline.chapters, job.title, job.author, bitrate)
+
+        async def write() -> Finished:
+            return await write_finished(rt.storage, job_id, load=load, sentences=outline.sentences,
                                         chapter_titles=outline.chapters, title=job.title, author=job.author,
                                         bitrate_kbps=bitrate)
+
+        finished = await _written_once(rt, job_id, content, write)
         if not await jobs.complete_job(rt.redis, job_id, title=finished.title, audio_bytes=finished.audio_bytes,
                                        audio_ms=finished.duration_ms):
             current = await jobs.get_job(rt.redis, job_id)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 
 from redis.asyncio import Redis
 
 from shared import jobs, keys
+from shared.audio.mp3 import parse_header
 from shared.audio.rendered import RenderedChunk, SentenceTiming
 from shared.text.document import Sentence
 
@@ -42,16 +42,15 @@ async def with_pcm(chunk: RenderedChunk) -> RenderedChunk:
     if chunk.pcm:
         return chunk
     proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "pipe:1",
+        "ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-threads", "1", "pipe:1",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     pcm, err = await proc.communicate(chunk.mp3)
     if proc.returncode != 0:
         raise OSError(f"ffmpeg could not decode a chunk: {err.decode(errors='replace')[-300:]}")
-    probe = await asyncio.create_subprocess_exec(
-        "ffprobe", "-v", "error", "-f", "mp3", "-show_entries", "stream=sample_rate", "-of", "json", "pipe:0",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    out, _ = await probe.communicate(chunk.mp3)
-    rate = int(json.loads(out)["streams"][0]["sample_rate"])
+    first = parse_header(chunk.mp3)
+    if first is None:
+        raise OSError("a cached chunk does not start with an MPEG frame")
+    rate = first.sample_rate
     ms = 1000 * (len(pcm) // 2) // rate
     return dataclasses.replace(chunk, pcm=pcm, sample_rate=rate, sentences=(SentenceTiming(0, ms),))
 

@@ -14,6 +14,9 @@ run (a retried job) leaves the same files.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -36,6 +39,7 @@ VTT = "captions.vtt"
 SRT = "captions.srt"
 MARKS = "marks.json"
 _TITLE_WORDS = 10
+WRITER_VERSION = 1  # bump when the files written for the same input change
 
 
 def job_prefix(job_id: str) -> str:
@@ -188,6 +192,25 @@ def _chapter_starts(cues: list[Cue], count: int) -> list[int]:
         following = start if start is not None else following
         result.append(following)
     return result[::-1]
+
+
+def content_id(chunk_keys: list[str], sentences: list[list[Sentence]], chapter_titles: list[str],
+               title: str | None, author: str | None, bitrate_kbps: int) -> str:
+    """What the finished files depend on, hashed: equal ids mean byte-equal files."""
+    canonical = json.dumps({
+        "v": WRITER_VERSION, "chunks": chunk_keys, "chapters": chapter_titles, "title": title, "author": author,
+        "bitrate": bitrate_kbps, "sentences": [[dataclasses.astuple(s) for s in chunk] for chunk in sentences],
+    }, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def copy_finished(storage: Storage, src_job: str, dst_job: str) -> bool:
+    """Give `dst_job` the files of `src_job` (same content id); the audio goes last. False if any is gone."""
+    for name in (VTT, SRT, MARKS, AUDIO):
+        if not await storage.copy(file_key(src_job, name), file_key(dst_job, name)):
+            await delete_finished(storage, dst_job)
+            return False
+    return True
 
 
 async def delete_finished(storage: Storage, job_id: str) -> int:

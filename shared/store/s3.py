@@ -143,6 +143,17 @@ class S3Storage(Storage):
             raise
         return ObjectInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
+    async def copy(self, src: str, dst: str) -> bool:
+        c = await self.client()
+        try:
+            await c.copy_object(Bucket=self.bucket, Key=self._key(dst),
+                                CopySource={"Bucket": self.bucket, "Key": self._key(src)})
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise
+        return True
+
     async def delete(self, key: str) -> None:
         c = await self.client()
         await c.delete_object(Bucket=self.bucket, Key=self._key(key))

@@ -73,6 +73,14 @@ class Storage(ABC):
     def iter(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         """Every object whose key starts with `prefix`, in no particular order."""
 
+    async def copy(self, src: str, dst: str) -> bool:
+        """Copy one object to another key; False if `src` does not exist."""
+        data = await self.get(src)
+        if data is None:
+            return False
+        await self.put(dst, data)
+        return True
+
     def local_path(self, key: str) -> Path | None:
         """The file holding the object when the backend is a directory (for sendfile), else None."""
         return None
