@@ -2,9 +2,10 @@
 
 While running, chunk 0's bytes go out the moment chunk 0 lands, then each next chunk in
 order, read from the chunk cache (a chunk the cache lost is synthesised again, under the
-same lock as everywhere). A job that fails or is cancelled mid-stream gets its connection
-cut without the closing chunk of the chunked encoding, so no client mistakes a partial file
-for a whole. Once done, `jobs/<id>/audio.mp3` is served as stored: from a directory with
+same lock as everywhere). The stream ends cleanly when the job is done (its finished files
+written), so a clean end always means a whole article. A job that fails or is cancelled
+mid-stream gets its connection cut without the closing chunk of the chunked encoding, so no
+client mistakes a partial file for a whole. Once done, `jobs/<id>/audio.mp3` is served as stored: from a directory with
 sendfile (Content-Length, ETag, Range, If-None-Match), from S3 proxied with Range, or as a
 307 to a presigned URL (`READOUT_S3_PRESIGN=1`).
 """
@@ -77,8 +78,8 @@ async def stream_audio(request: web.Request, c: ApiContext, job_id: str) -> web.
                         return response
                     await response.write(piece)
                     sent += 1
-                if sent == job.total:
-                    break
+                if sent == job.total and job.status == "done":
+                    break  # a clean end only once the finished files exist: a failure there still cuts
             await watcher.next(timeout=RECHECK_S)  # events that came meanwhile are queued
     await response.write_eof()
     return response

@@ -152,7 +152,7 @@ async def test_redis_holds_no_audio_after_20_articles(http: aiohttp.ClientSessio
         families[family] = families.get(family, 0) + size
     print(f"\nRedis MEMORY USAGE of every key after 20 articles: {total} bytes ({total / 20:.0f} per article)",
           sorted(families.items(), key=lambda kv: -kv[1])[:8])
-    assert total / 20 < 4096
+    assert total / 20 < 8192  # a few KB: job records, manifests, ARQ's 60-second results
     assert not any(b":audio:" in k for k in client.scan_iter(count=1000))
 
 
