@@ -73,3 +73,16 @@ async def test_absolute_urls_from_proxy_headers_only_when_trusted(http: aiohttp.
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "podcasts.example"}
     url = await feed_url(http, stack, headers=forwarded)
     assert url.startswith(stack.url)  # READOUT_TRUST_PROXY is off in this stack
+
+
+def test_public_base_from_settings_request_or_trusted_proxy() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from api.context import public_base
+    from shared.config import load_settings
+
+    forwarded = {"Host": "10.0.0.5:8000", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "podcasts.example"}
+    request = make_mocked_request("GET", "/v1/feed", headers=forwarded)
+    assert public_base(request, load_settings({})) == "http://10.0.0.5:8000"
+    assert public_base(request, load_settings({"READOUT_TRUST_PROXY": "1"})) == "https://podcasts.example"
+    assert public_base(request, load_settings({"READOUT_PUBLIC_URL": "https://readout.example/"})) == "https://readout.example"
