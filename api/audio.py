@@ -19,6 +19,7 @@ from api.context import ApiContext, ctx, owned_job
 from api.errors import ApiError
 from shared import jobs, keys
 from shared.engines import get_engine
+from shared.store import NotFound
 from shared.store.finished import AUDIO, MARKS, SRT, VTT, file_key
 from shared.store.s3 import S3Storage
 from shared.synthesis import get_or_synthesize
@@ -121,7 +122,10 @@ async def stored_audio(request: web.Request, c: ApiContext, job: jobs.Job) -> we
     assert isinstance(c.storage, S3Storage)
     if c.settings.s3_presign:
         raise web.HTTPTemporaryRedirect(await c.storage.presign(key, PRESIGN_S), headers={"Cache-Control": "no-store"})
-    return await _proxy_s3(request, c.storage, key, size, headers)
+    try:
+        return await _proxy_s3(request, c.storage, key, size, headers)
+    except NotFound as exc:
+        raise ApiError(404, "not_found", "this job's finished audio is gone") from exc
 
 
 async def _proxy_s3(request: web.Request, storage: S3Storage, key: str, size: int,

@@ -69,7 +69,13 @@ async def feed(request: web.Request) -> web.Response:
     owner = await c.redis.get(keys.feed_token(token)) if len(token) < 100 else None
     if owner is None:
         raise ApiError(404, "not_found", "no such feed (it may have been rotated)")
-    found, _ = await jobs.list_jobs(c.redis, owner.decode(), limit=FEED_ITEMS, before=None)
+    finished: list[jobs.Job] = []
+    before: float | None = None
+    while len(finished) < FEED_ITEMS:  # newest first, skipping jobs still running or failed
+        page, before = await jobs.list_jobs(c.redis, owner.decode(), limit=FEED_ITEMS, before=before)
+        finished += [j for j in page if j.status == "done" and j.audio_bytes]
+        if before is None:
+            break
     base = public_base(request, c.settings)
     fg = FeedGenerator()
     fg.load_extension("podcast")
@@ -80,7 +86,7 @@ async def feed(request: web.Request) -> web.Response:
     fg.language("en")
     fg.podcast.itunes_author("Readout")
     fg.podcast.itunes_explicit("no")
-    for job in reversed([j for j in found if j.status == "done" and j.audio_bytes]):  # feedgen prepends entries
+    for job in reversed(finished[:FEED_ITEMS]):  # feedgen puts each new entry first
         path = f"/v1/jobs/{job.id}/audio"
         audio = base + c.links.sign(job.id, path, ttl_s=c.settings.feed_link_ttl_s)
         title = job.title or "Untitled article"

@@ -196,3 +196,22 @@ async def test_delete_removes_every_url(http: aiohttp.ClientSession, stack: Stac
     storage = storage_of(stack)
     assert [i async for i in storage.iter(f"jobs/{job['id']}/")] == []
     await storage.close()
+
+
+async def test_presigned_redirect_on_s3(http: aiohttp.ClientSession, stack: Stack, tmp_path: Path) -> None:
+    if "s3://" not in stack.env["READOUT_STORAGE"]:
+        pytest.skip("presigned URLs are an S3 feature; a directory is served with sendfile")
+    presigning = Stack(stack.redis_url, free_port(), tmp_path / "logs", env={**stack.env, "READOUT_S3_PRESIGN": "1"})
+    try:
+        presigning.start_api()  # a second API on the same Redis, storage and data dir (link secret)
+        job = await submit(http, stack, fresh(ESSAY[:2000]))
+        done = await wait_done(http, stack, job["id"])
+        _, proxied, _ = await download(http, stack.url + done["audio_url"])
+        async with http.get(presigning.url + done["audio_url"], allow_redirects=False) as resp:
+            assert resp.status == 307
+            location = resp.headers["Location"]
+        assert location.startswith(stack.env["READOUT_S3_ENDPOINT_URL"]) and "Signature" in location
+        code, body, _ = await download(http, location)  # no credentials: the URL carries them
+        assert code == 200 and body == proxied
+    finally:
+        presigning.stop()
