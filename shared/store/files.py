@@ -34,8 +34,14 @@ class DirectoryStorage(Storage):
 
     def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        for attempt in (1, 2):  # a concurrent delete may remove the folder between mkdir and mkstemp
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
@@ -110,13 +116,9 @@ class DirectoryStorage(Storage):
         path = self._path(key)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        parent = path.parent
-        while parent != self.root:  # drop folders left empty (jobs/<id>/)
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        if path.parent.parent != self.root and path.parent != self.root:  # jobs/<id>/ left empty goes too
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
