@@ -35,6 +35,7 @@ from tests.stack import Stack
 
 ARTICLE_CHARS = 20_000
 TARGET_RATIO = 50
+WARM_UP = 3
 ESSAY = "\n\n".join((CORPUS / f"federalist-{n:02d}.txt").read_text(encoding="utf-8") for n in (22, 23))
 
 
@@ -46,10 +47,6 @@ def fake_env(**extra: str) -> dict[str, str]:
 async def finished_job(http: aiohttp.ClientSession, stack: Stack, text: str) -> dict:
     job = await m.submit(http, stack.url, text)
     return await m.wait_done(http, stack.url, job["id"], timeout=300)
-
-
-async def timed(repeats: int, fetch) -> list[float]:  # type: ignore[no-untyped-def]
-    return [await fetch() for _ in range(repeats)]
 
 
 async def python_get(http: aiohttp.ClientSession, url: str, size: int) -> float:
@@ -67,7 +64,7 @@ async def python_post(http: aiohttp.ClientSession, url: str, text: str) -> float
 
 def row(name: str, curl_s: list[float], py_s: list[float], base_curl: float, base_py: float, size: int) -> str:
     c50, p50 = statistics.median(curl_s), statistics.median(py_s)
-    return (f"| {name} | {size / 1e6:.2f} MB | {1000 * c50:.1f} ms / {1000 * m.p95(curl_s):.1f} ms | "
+    return (f"| {name} | {f'{size / 1e6:.2f} MB' if size else '-'} | {1000 * c50:.1f} ms / {1000 * m.p95(curl_s):.1f} ms | "
             f"{1000 * p50:.1f} ms / {1000 * m.p95(py_s):.1f} ms | {base_curl / c50:.0f}x | {base_py / p50:.0f}x |")
 
 
@@ -94,32 +91,43 @@ async def main(repeats: int) -> int:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
                 base = baselines.urls[0]
                 await python_post(http, base, text)  # cold: the baseline synthesises and caches every chunk
-                base_curl = await timed(repeats, lambda: m.curl(base + "/speak", "-X", "POST", "-H",
-                                                                "Content-Type: text/plain", "--data-binary", text))
-                base_py = await timed(repeats, lambda: python_post(http, base, text))
                 dir_job = await finished_job(http, on_dir, text)
                 s3_job = await finished_job(http, on_s3, text)
                 size = dir_job["audio"]["bytes"]
-                targets = [("stored file, directory (sendfile)", on_dir.url + dir_job["audio_url"], ()),
-                           ("stored file, S3 proxied by the API", on_s3.url + s3_job["audio_url"], ()),
-                           ("stored file, S3 presigned (307, then S3)", presigned.url + s3_job["audio_url"], ("-L",))]
+                paths = {
+                    f"original design: {dir_job['chunks']['total']} chunk GETs + ffmpeg -f concat": (
+                        lambda: m.curl(base + "/speak", "-X", "POST", "-H", "Content-Type: text/plain", "--data-binary", text),
+                        lambda: python_post(http, base, text)),
+                    "stored file, directory (sendfile)": (
+                        lambda: m.curl(on_dir.url + dir_job["audio_url"]),
+                        lambda: python_get(http, on_dir.url + dir_job["audio_url"], size)),
+                    "stored file, S3 proxied by the API": (
+                        lambda: m.curl(on_s3.url + s3_job["audio_url"]),
+                        lambda: python_get(http, on_s3.url + s3_job["audio_url"], size)),
+                    "stored file, S3 presigned (307, then S3)": (
+                        lambda: m.curl(presigned.url + s3_job["audio_url"], "-L"),
+                        lambda: python_get(http, presigned.url + s3_job["audio_url"], size)),
+                }
+                curl_s: dict[str, list[float]] = {name: [] for name in paths}
+                py_s: dict[str, list[float]] = {name: [] for name in paths}
+                for run in range(WARM_UP + repeats):  # interleaved: every path sees the same machine load
+                    for name, (by_curl, by_python) in paths.items():
+                        c, p = await by_curl(), await by_python()
+                        if run >= WARM_UP:
+                            curl_s[name].append(c)
+                            py_s[name].append(p)
+                names = list(paths)
+                base_curl, base_py = statistics.median(curl_s[names[0]]), statistics.median(py_s[names[0]])
                 lines = [
                     f"Warm download of a finished {len(text):,}-character article ({dir_job['chunks']['total']} chunks, "
-                    f"{dir_job['audio']['duration_seconds']:.0f} s of audio), {repeats} runs each, same machine, one run.",
+                    f"{dir_job['audio']['duration_seconds']:.0f} s of audio), {repeats} interleaved runs of each path "
+                    f"after {WARM_UP} warm-up runs, same machine, one run.",
                     "",
                     "| path | file | curl p50 / p95 | Python client p50 / p95 | baseline / ours (curl) | baseline / ours (Python) |",
                     "|---|---|---|---|---|---|",
-                    f"| original design: {dir_job['chunks']['total']} chunk GETs + ffmpeg -f concat | - | "
-                    f"{1000 * statistics.median(base_curl):.1f} ms / {1000 * m.p95(base_curl):.1f} ms | "
-                    f"{1000 * statistics.median(base_py):.1f} ms / {1000 * m.p95(base_py):.1f} ms | 1x | 1x |",
+                    *(row(name, curl_s[name], py_s[name], base_curl, base_py, size if i else 0) for i, name in enumerate(names)),
                 ]
-                ratio = 0.0
-                for name, url, extra in targets:
-                    curl_s = await timed(repeats, lambda url=url, extra=extra: m.curl(url, *extra))
-                    py_s = await timed(repeats, lambda url=url: python_get(http, url, size))
-                    lines.append(row(name, curl_s, py_s, statistics.median(base_curl), statistics.median(base_py), size))
-                    if name.startswith("stored file, directory"):
-                        ratio = statistics.median(base_curl) / statistics.median(curl_s)
+                ratio = base_curl / statistics.median(curl_s[names[1]])
         finally:
             for stack in stacks:
                 stack.stop()
