@@ -6,8 +6,9 @@ Starts a redis-server, a SeaweedFS S3 server (`weed mini`), a baseline server
 (bench/baseline.py: N Redis GETs + `ffmpeg -f concat` per request) and Readout stacks on
 the `fake` engine: one on a directory, one on S3 with the API proxying, and a second API on
 the same S3 answering 307 to presigned URLs. A 20,000-character article is made once on
-each, then downloaded warm `--repeats` times with curl (a C client, so the figures are the
-servers'), and with aiohttp. Prints the table and writes bench/RESULTS-results.md.
+each (then the workers stop: serving a finished file needs none), and every path is
+downloaded warm `--repeats` times, interleaved, with curl (a C client, so the figures are
+the servers') and with aiohttp. Prints the table and writes bench/RESULTS-results.md.
 """
 from __future__ import annotations
 
@@ -47,6 +48,14 @@ def fake_env(**extra: str) -> dict[str, str]:
 async def finished_job(http: aiohttp.ClientSession, stack: Stack, text: str) -> dict:
     job = await m.submit(http, stack.url, text)
     return await m.wait_done(http, stack.url, job["id"], timeout=300)
+
+
+def stop_workers(stack: Stack) -> None:
+    for proc in stack.workers:
+        proc.terminate()
+    for proc in stack.workers:
+        proc.wait(timeout=30)
+    stack.workers.clear()
 
 
 async def python_get(http: aiohttp.ClientSession, url: str, size: int) -> float:
@@ -94,6 +103,8 @@ async def main(repeats: int) -> int:
                 dir_job = await finished_job(http, on_dir, text)
                 s3_job = await finished_job(http, on_s3, text)
                 size = dir_job["audio"]["bytes"]
+                for stack in stacks:  # a finished file needs no worker: idle workers' queue polls are only noise
+                    stop_workers(stack)
                 paths = {
                     f"original design: {dir_job['chunks']['total']} chunk GETs + ffmpeg -f concat": (
                         lambda: m.curl(base + "/speak", "-X", "POST", "-H", "Content-Type: text/plain", "--data-binary", text),

@@ -105,14 +105,17 @@ class Job:
 
 
 async def create_job(
-    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str
+    redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, text: str,
+    title: str | None = None, author: str | None = None,
 ) -> None:
+    """Store a new job; `title`/`author` (e.g. from a URL's metadata) go into the finished file's tag."""
     now = time.time()
+    meta = {k: v for k, v in (("title", title), ("author", author)) if v}
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.job(job_id), mapping={
             "owner": owner, "status": "queued", "engine": engine, "voice": voice,
             "variant": variant, "characters": len(text), "total": -1, "done": 0,
-            "hits": 0, "misses": 0, "created_at": repr(now),
+            "hits": 0, "misses": 0, "created_at": repr(now), **meta,
         })
         pipe.set(keys.job_text(job_id), text.encode("utf-8"))
         pipe.zadd(keys.owner_jobs(owner), {job_id: now})

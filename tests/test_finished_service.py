@@ -23,6 +23,7 @@ from shared import keys
 from shared.config import load_settings
 from shared.store import open_storage
 from shared.store.cache import object_key
+from tests.chunks import chunk_mp3s
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack, until
 
@@ -170,6 +171,7 @@ async def test_finished_download_survives_losing_every_chunk(http: aiohttp.Clien
 
 async def test_a_lost_chunk_of_a_running_job_is_synthesised_again(http: aiohttp.ClientSession, stack: Stack) -> None:
     client = redis.Redis.from_url(stack.redis_url)
+    calls_before = int(client.hget(keys.STATS, "provider_calls:fake") or 0)
     job = await submit(http, stack, fresh(ESSAY))
     assert await until(lambda: client.sismember(keys.job_landed(job["id"]), 0), 60)
     manifest = [k.decode() for k in client.lrange(keys.job_chunks(job["id"]), 0, -1)]
@@ -177,8 +179,11 @@ async def test_a_lost_chunk_of_a_running_job_is_synthesised_again(http: aiohttp.
     await storage.delete(object_key(manifest[0]))  # chunk 0 landed, then left the cache
     await storage.close()
     code, streamed, _ = await download(http, stack.url + job["audio_url"])
-    assert code == 200 and len(streamed) > 0
     done = await wait_done(http, stack, job["id"])
+    pieces = await chunk_mp3s(stack, job["id"])  # chunk 0 is back in the cache: made again
+    assert code == 200 and all(pieces) and streamed == b"".join(pieces)
+    assert await until(lambda: int(client.hget(keys.STATS, "provider_calls:fake") or 0) - calls_before
+                       >= done["chunks"]["total"] + 1, 10)  # every chunk once, chunk 0 twice
     code, body, _ = await download(http, stack.url + done["audio_url"])
     assert code == 200 and body[:3] == b"ID3"
 
