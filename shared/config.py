@@ -108,6 +108,7 @@ class Settings:
     s3_presign: bool = False  # READOUT_S3_PRESIGN=1: finished audio answers 307 to a presigned URL
     cache_max_bytes: int = 0  # READOUT_CACHE_MAX_BYTES: LRU size cap of the chunk cache; 0 = none
     sweep_interval_s: int = 600  # READOUT_SWEEP_INTERVAL: seconds between retention sweeps
+    finish_timeout_s: int = 1800  # READOUT_FINISH_TIMEOUT: one try of writing an article's finished files
     url_secret: str = ""  # READOUT_URL_SECRET; "" = generated once into data_dir/url-secret
     link_ttl_s: int = 24 * 3600  # READOUT_LINK_TTL: signed links in status JSON
     feed_link_ttl_s: int = 30 * 24 * 3600  # READOUT_FEED_LINK_TTL: signed enclosure links in feeds
@@ -171,6 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_presign=_bool(env, "READOUT_S3_PRESIGN"),
         cache_max_bytes=_int(env, "READOUT_CACHE_MAX_BYTES", 0),
         sweep_interval_s=_int(env, "READOUT_SWEEP_INTERVAL", 600),
+        finish_timeout_s=_int(env, "READOUT_FINISH_TIMEOUT", 1800),
         url_secret=env.get("READOUT_URL_SECRET", ""),
         link_ttl_s=_int(env, "READOUT_LINK_TTL", 24 * 3600),
         feed_link_ttl_s=_int(env, "READOUT_FEED_LINK_TTL", 30 * 24 * 3600),

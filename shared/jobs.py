@@ -39,6 +39,11 @@ def chunk_job_id(job_id: str, index: int) -> str:
     return f"chunk:{job_id}:{index}"
 
 
+def finish_job_id(job_id: str) -> str:
+    """The ARQ job id of a job's finishing step (finished files, then done)."""
+    return f"finish:{job_id}"
+
+
 def valid_job_id(job_id: str) -> bool:
     """Checked before any Redis access: 32 lowercase hex characters."""
     return len(job_id) == JOB_ID_LEN and all(c in "0123456789abcdef" for c in job_id)
@@ -284,13 +289,12 @@ async def article_text(redis: Redis, job_id: str) -> str | None:
     return raw.decode("utf-8") if raw is not None else None
 
 
-# KEYS: job, chunks, landed, texts, text, owner index, by_status; ARGV: job id
+# KEYS: job, chunks, landed, texts, text, owner index; ARGV: job id (jobs-by-status is history: kept)
 _DELETE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 redis.call('ZREM', KEYS[6], ARGV[1])
-redis.call('HINCRBY', KEYS[7], status, -1)
 return 1
 """
 
@@ -298,8 +302,8 @@ return 1
 async def delete_job(redis: Redis, job: Job) -> bool:
     """Remove a job's record and everything Redis keeps for it (its files are the caller's)."""
     return bool(await redis.eval(
-        _DELETE, 7, keys.job(job.id), keys.job_chunks(job.id), keys.job_landed(job.id), keys.job_texts(job.id),
-        keys.job_text(job.id), keys.owner_jobs(job.owner), keys.JOBS_BY_STATUS, job.id,
+        _DELETE, 6, keys.job(job.id), keys.job_chunks(job.id), keys.job_landed(job.id), keys.job_texts(job.id),
+        keys.job_text(job.id), keys.owner_jobs(job.owner), job.id,
     ))
 
 

@@ -18,7 +18,7 @@ from shared.store.cache import ChunkCache
 from shared.store.retention import sweep_forever
 from shared.wakeup import AudioWaker
 from worker import liveness
-from worker.tasks import Runtime, article_job, chunk_job
+from worker.tasks import Runtime, article_job, chunk_job, finish_article
 
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
@@ -69,6 +69,8 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
         func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
+        func(finish_article, name="finish_article", timeout=SETTINGS.finish_timeout_s + 30,
+             max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
     ]
     redis_settings = arq_redis_settings(REDIS_URL)
     on_startup = startup

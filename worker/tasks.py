@@ -1,4 +1,5 @@
-"""ARQ job functions: the article job (chunk, fan out, speak chunk 0) and the chunk job.
+"""ARQ job functions: the article job (chunk, fan out, speak chunk 0), the chunk job, and the
+finishing job (the finished files, then `done`) that the last chunk to land enqueues.
 
 Both are idempotent, because ARQ runs a job at least once: the manifest is written once,
 a chunk that already landed is skipped, and audio comes through the cache and the
@@ -17,6 +18,7 @@ from typing import Any
 
 from arq import Retry
 from arq.connections import ArqRedis
+from botocore.exceptions import BotoCoreError, ClientError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -64,15 +66,37 @@ async def chunk_job(ctx: dict[str, Any], job_id: str, index: int) -> str:
     return await _guarded(ctx, job_id, index, _synthesize_chunk)
 
 
+async def finish_article(ctx: dict[str, Any], job_id: str) -> str:
+    """Write the finished files and flip the job to done (enqueued by the last chunk to land).
+
+    A job of its own, with `finish_timeout_s`: encoding a long article takes longer than a
+    chunk may. Storage trouble is retried like a chunk's; anything else fails the job (a
+    job that cannot be finished must not stay running).
+    """
+    rt: Runtime = ctx["rt"]
+    tries = ctx.get("job_try", 1)
+    try:
+        async with asyncio.timeout(rt.settings.finish_timeout_s):
+            await _finish_article(rt, job_id)
+            return "finished"
+    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError, BotoCoreError, ClientError, EngineError) as exc:
+        if tries < rt.settings.chunk_max_tries and not (isinstance(exc, EngineError) and not exc.retryable):
+            raise _retry(job_id, -1, tries, exc) from exc
+        return await _fail(rt, job_id, f"writing the finished files failed after {tries} tries: {exc!r}", "finish_failed")
+    except Exception as exc:
+        log.exception("finishing failed", extra={"job_id": job_id})
+        return await _fail(rt, job_id, f"writing the finished files failed: {exc!r}", "finish_failed")
+
+
 async def _guarded(
     ctx: dict[str, Any], job_id: str, index: int, step: Callable[[dict[str, Any], str, int], Awaitable[str]]
 ) -> str:
     """Run one job step so that no failure leaves the job hanging.
 
     A step gets `chunk_timeout_s`, enforced here (ARQ does not retry its own timeouts).
-    Transient trouble (a provider that throttles, a waiter that gave up, Redis going away,
-    a timeout) is retried with backoff up to `chunk_max_tries`; then, or on a permanent
-    provider error, the job fails with an error naming the engine and the chunk.
+    Transient trouble (a provider that throttles, a waiter that gave up, Redis or the storage
+    going away, a timeout) is retried with backoff up to `chunk_max_tries`; then, or on a
+    permanent provider error, the job fails with an error naming the engine and the chunk.
     """
     rt: Runtime = ctx["rt"]
     tries = ctx.get("job_try", 1)
@@ -84,7 +108,7 @@ async def _guarded(
         if exc.retryable and more:
             raise _retry(job_id, index, tries, exc) from exc
         return await _fail(rt, job_id, f"engine {exc.engine} failed on chunk {index}: {exc}", exc.code)
-    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError) as exc:
+    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError, BotoCoreError, ClientError) as exc:
         if more:
             raise _retry(job_id, index, tries, exc) from exc
         return await _fail(rt, job_id, f"chunk {index} did not complete after {tries} tries: {exc!r}",
@@ -148,7 +172,7 @@ async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str
         return "skipped"
     if await rt.redis.sismember(keys.job_landed(job_id), index):
         if job.total >= 0 and job.done == job.total:  # a re-run after the last landing: finish if nobody has
-            await _finish_article(rt, job_id)
+            await _enqueue_finish(ctx, job_id)
         return "landed already"
     text = await jobs.chunk_text(rt.redis, job_id, index)
     if text is None:
@@ -159,8 +183,14 @@ async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str
         await stats.incr(rt.redis, stats.CACHED_CHARS, len(text))
     landing = await jobs.land_chunk(rt.redis, job_id, index, hit=hit)
     if landing.done == landing.total:
-        await _finish_article(rt, job_id)
+        await _enqueue_finish(ctx, job_id)
     return result.source
+
+
+async def _enqueue_finish(ctx: dict[str, Any], job_id: str) -> None:
+    """One finish job per job: ARQ drops a second enqueue of the same id while the first is known."""
+    pool: ArqRedis = ctx["redis"]
+    await pool.enqueue_job("finish_article", job_id, _job_id=jobs.finish_job_id(job_id))
 
 
 async def _chunk_audio(rt: Runtime, job: jobs.Job, text: str) -> ChunkResult:
@@ -203,14 +233,18 @@ async def _written_once(rt: Runtime, job_id: str, content: str, write: Callable[
 async def _finish_article(rt: Runtime, job_id: str) -> None:
     """Write the finished files once, then flip the job to done (exactly once, see module doc).
 
-    Whoever lands the last chunk gets here; a re-run of that step too. The claim (a lock the
-    holder keeps extending) lets one of them write; the other returns at once. A holder that
-    dies lets its claim expire, and the re-run of its job finishes instead. A chunk that left
-    the cache meanwhile is synthesised again.
+    The finish job runs this; so may a duplicate of it. The claim (a lock the holder keeps
+    extending) lets one write; another waits until the job is done or the claim is free (a
+    holder that died lets its claim expire; then the waiter finishes). A chunk that left the
+    cache meanwhile is synthesised again.
     """
-    claim = await ChunkLock.try_acquire(rt.redis, keys.finish_claim(job_id), rt.settings.lock_ttl_ms)
-    if claim is None:
-        return
+    delay = 0.05
+    while (claim := await ChunkLock.try_acquire(rt.redis, keys.finish_claim(job_id), rt.settings.lock_ttl_ms)) is None:
+        current = await jobs.get_job(rt.redis, job_id)
+        if current is None or current.terminal:
+            return  # the other holder finished it
+        await asyncio.sleep(delay)  # held: by a live writer (it ends), or a dead one (its claim expires)
+        delay = min(delay * 1.5, 1.0)
     async with claim:
         job = await jobs.get_job(rt.redis, job_id)
         if job is None or job.status != "running" or job.done != job.total:
