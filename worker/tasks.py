@@ -220,11 +220,11 @@ async def _written_once(rt: Runtime, job_id: str, content: str, write: Callable[
         if lock is not None or loop.time() > deadline:
             try:
                 finished = await write()
+                await rt.redis.set(keys.finished_content(content), json.dumps(  # before the lock goes: no second encode
+                    {"job_id": job_id, "finished": dataclasses.asdict(finished)}), ex=rt.settings.job_ttl_s)
             finally:
                 if lock is not None:
                     await lock.release()
-            await rt.redis.set(keys.finished_content(content), json.dumps(
-                {"job_id": job_id, "finished": dataclasses.asdict(finished)}), ex=rt.settings.job_ttl_s)
             return finished
         await asyncio.sleep(delay)  # another worker is writing these files: copy them when it is done
         delay = min(delay * 1.5, 0.5)
