@@ -6,12 +6,14 @@ import asyncio
 from aiohttp import web
 from redis.asyncio import Redis
 
-from api import audio, events, jobs, openai_compat
-from api.auth import require_key
+from api import audio, events, feed, jobs, openai_compat
+from api.auth import require_key, set_signature_check, signed_request_ok
 from api.cleaner_pool import close_pool
 from api.context import CTX, ApiContext, ctx
 from api.errors import json_errors
+from api.feed import FEED_ROUTE
 from api.limits import LIMITS, Limits
+from api.links import LinkSigner, load_secret
 from api.metrics import setup_metrics
 from api.notifier import JobNotifier
 from api.openapi import setup_pages
@@ -21,6 +23,8 @@ from shared.config import Settings
 from shared.engines import close_engines, engine_names, get_engine
 from shared.liveness import live_workers
 from shared.redis_conn import api_queue, connect_api, connect_listener
+from shared.store import open_storage
+from shared.store.cache import ChunkCache
 
 routes = web.RouteTableDef()
 
@@ -73,7 +77,10 @@ async def _startup(app: web.Application) -> None:
     app[LISTENER] = connect_listener(app[REDIS_URL])
     notifier = JobNotifier(app[LISTENER])
     await notifier.start()
-    app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier)
+    storage = open_storage(settings)
+    app[CTX] = ApiContext(settings=settings, redis=redis, cache_redis=cache_redis, queue=queue, notifier=notifier,
+                          storage=storage, cache=ChunkCache(storage),
+                          links=LinkSigner(load_secret(settings), settings.link_ttl_s))
     app[LIMITS] = Limits(redis, settings)
     cleaner(settings)  # cleaner processes start now, not on the first submission
     # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
@@ -87,6 +94,7 @@ async def _cleanup(app: web.Application) -> None:
     c = app[CTX]
     await c.notifier.stop()
     await c.queue.aclose()
+    await c.storage.close()
     if c.cache_redis is not c.redis:
         await c.cache_redis.aclose()
     await c.redis.aclose()
@@ -99,6 +107,14 @@ REDIS_URL = web.AppKey("redis_url", str)
 LISTENER = web.AppKey("listener", Redis)  # the notifier's pub/sub client (no read timeout)
 
 
+async def _signed(request: web.Request) -> str | None:
+    """Requests that carry their own proof instead of a key: a signed job link, or a feed URL
+    (whose handler checks its token and answers 404 for a wrong one)."""
+    if request.match_info.route.name == FEED_ROUTE:
+        return "feed"
+    return "signed-link" if signed_request_ok(request, ctx(request).links) else None
+
+
 def create_app(settings: Settings, redis_url: str) -> web.Application:
     app = web.Application(middlewares=[json_errors, require_key(settings)], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -107,9 +123,11 @@ def create_app(settings: Settings, redis_url: str) -> web.Application:
     app.add_routes(jobs.routes)
     app.add_routes(audio.routes)
     app.add_routes(events.routes)
+    app.add_routes(feed.routes)
     app.add_routes(openai_compat.routes)
     setup_pages(app)
     setup_metrics(app)
+    set_signature_check(app, _signed)
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     return app

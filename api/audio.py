@@ -1,14 +1,16 @@
-"""`GET /v1/jobs/{id}/audio`: stream while the job runs, serve with ranges once it is done.
+"""A job's audio and captions: stream while it runs, serve the stored files once it is done.
 
 While running, chunk 0's bytes go out the moment chunk 0 lands, then each next chunk in
-order. A job that fails or is cancelled mid-stream gets its connection cut without the
-closing chunk of the chunked encoding, so no client mistakes a partial file for a whole.
-Once done, the file is the chunks' bytes in order (cached pieces carry no ID3/Xing header,
-see shared.synthesis), served piece by piece with Content-Length, a strong ETag and Range.
+order, read from the chunk cache (a chunk the cache lost is synthesised again, under the
+same lock as everywhere). The stream ends cleanly when the job is done (its finished files
+written), so a clean end always means a whole article. A job that fails or is cancelled
+mid-stream gets its connection cut without the closing chunk of the chunked encoding, so no
+client mistakes a partial file for a whole. Once done, `jobs/<id>/audio.mp3` is served as stored: from a directory with
+sendfile (Content-Length, ETag, Range, If-None-Match), from S3 proxied with Range, or as a
+307 to a presigned URL (`READOUT_S3_PRESIGN=1`).
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 
@@ -18,17 +20,32 @@ from api.context import ApiContext, ctx, owned_job
 from api.errors import JOB_ID, ApiError, cut_response
 from api.transcode import audio_response
 from shared import jobs, keys
+from shared.engines import get_engine
+from shared.store import NotFound
+from shared.store.finished import AUDIO, MARKS, SRT, VTT, file_key
+from shared.store.s3 import S3Storage
+from shared.synthesis import get_or_synthesize
 
 routes = web.RouteTableDef()
 RECHECK_S = 1.0  # watchers re-read job state at least this often (covers lost events)
+PRESIGN_S = 300  # lifetime of a presigned S3 URL behind a 307
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # longer numbers: 416, never int() on 5,000 digits
+_CAPTION_TYPES = {VTT: "text/vtt", SRT: "application/x-subrip", MARKS: "application/json"}
 
 
-async def _piece(c: ApiContext, cache_key: str) -> bytes:
-    audio = await c.cache_redis.get(keys.audio(cache_key))
-    if audio is None:
-        raise ApiError(410, "audio_expired", "this job's audio has left the cache; submit the article again")
-    return audio
+async def _piece(c: ApiContext, job: jobs.Job, index: int, cache_key: str) -> bytes:
+    """Chunk `index`'s MP3 from the cache, or synthesised again if the cache lost it."""
+    mp3 = await c.cache.mp3(cache_key)
+    if mp3 is not None:
+        return mp3
+    sentences = await jobs.chunk_sentences(c.redis, job.id, index)
+    if sentences is None:
+        raise ApiError(503, "store_unavailable", "the job changed while streaming; request the audio again",
+                       {"Retry-After": "1"})
+    engine = get_engine(job.engine, c.settings)
+    result = await get_or_synthesize(c.cache_redis, engine, sentences, jobs.job_params(engine, job),
+                                     settings=c.settings, cache=c.cache, stats_redis=c.redis)
+    return result.audio
 
 
 async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
@@ -57,11 +74,16 @@ async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
                 if not manifest:  # written once with the total, never changed after
                     manifest = await jobs.chunk_keys(c.redis, job_id)
                 while sent < job.total and await c.redis.sismember(keys.job_landed(job_id), sent):
-                    await response.write(await _piece(c, manifest[sent]))
+                    try:
+                        piece = await _piece(c, job, sent, manifest[sent])
+                    except ApiError as exc:
+                        cut_response(request, exc.code)
+                        return response
+                    await response.write(piece)
                     sent += 1
                     idle_since = time.monotonic()
-                if sent == job.total:
-                    break
+                if sent == job.total and job.status == "done":
+                    break  # a clean end only once the finished files exist: a failure there still cuts
             await watcher.next(timeout=RECHECK_S)  # events that came meanwhile are queued
     await response.write_eof()
     return response
@@ -87,40 +109,59 @@ def _parse_range(header: str, size: int) -> tuple[int, int]:
     return start, end
 
 
-async def complete_audio(request: web.Request, c: ApiContext, job_id: str) -> web.StreamResponse:
-    request[JOB_ID] = job_id
-    manifest = await jobs.chunk_keys(c.redis, job_id)
-    async with c.cache_redis.pipeline(transaction=False) as pipe:
-        for key in manifest:
-            pipe.strlen(keys.audio(key))
-        sizes = await pipe.execute()
-    if any(s == 0 for s in sizes):
-        raise ApiError(410, "audio_expired", "this job's audio has left the cache; submit the article again")
-    size = sum(sizes)
-    etag = '"' + hashlib.sha256("\n".join(manifest).encode()).hexdigest()[:32] + '"'
-    headers = {"Content-Type": "audio/mpeg", "Accept-Ranges": "bytes", "ETag": etag,
-               "Cache-Control": "private, max-age=86400"}
-    if request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers=headers)
-    start, end, status = 0, size - 1, 200
+async def stored_audio(request: web.Request, c: ApiContext, job: jobs.Job) -> web.StreamResponse:
+    """The finished file as stored; Range errors are JSON like every other error."""
+    request[JOB_ID] = job.id
+    key = file_key(job.id, AUDIO)
+    size = job.audio_bytes or await c.storage.size(key)
+    if not size:
+        raise ApiError(404, "not_found", "this job's finished audio is gone")
     range_header = request.headers.get("Range")
-    if range_header is not None and request.headers.get("If-Range", etag) == etag:
-        start, end = _parse_range(range_header, size)
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response = web.StreamResponse(status=status, headers=headers)
-    response.content_length = end - start + 1
-    await response.prepare(request)
-    offset = 0
-    for key, piece_size in zip(manifest, sizes, strict=True):
-        piece_start, piece_end = offset, offset + piece_size - 1
-        offset += piece_size
-        if piece_end < start or piece_start > end:
-            continue
-        audio = await _piece(c, key)
-        await response.write(audio[max(start, piece_start) - piece_start: min(end, piece_end) - piece_start + 1])
-    await response.write_eof()
-    return response
+    if range_header is not None:
+        _parse_range(range_header, size)
+    headers = {"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{job.id}.mp3"'}
+    path = c.storage.local_path(key)
+    if path is not None:
+        return web.FileResponse(path, headers={**headers, "Content-Type": "audio/mpeg"})
+    assert isinstance(c.storage, S3Storage)
+    if c.settings.s3_presign:
+        raise web.HTTPTemporaryRedirect(await c.storage.presign(key, PRESIGN_S), headers={"Cache-Control": "no-store"})
+    try:
+        return await _proxy_s3(request, c.storage, key, size, headers)
+    except NotFound as exc:
+        raise ApiError(404, "not_found", "this job's finished audio is gone") from exc
+
+
+async def _proxy_s3(request: web.Request, storage: S3Storage, key: str, size: int,
+                    headers: dict[str, str]) -> web.StreamResponse:
+    range_header = request.headers.get("Range")
+    wanted = _parse_range(range_header, size) if range_header is not None else None
+    body, head = await storage.open_range(key, *wanted) if wanted else await storage.open_range(key)
+    etag = head.get("ETag", "")
+    if wanted and request.headers.get("If-Range", etag) != etag:  # the file changed: send it whole
+        body.close()
+        wanted = None
+        body, head = await storage.open_range(key)
+    try:
+        if etag and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={**headers, "ETag": etag})
+        start, end = wanted or (0, size - 1)
+        response = web.StreamResponse(status=206 if wanted else 200, headers={
+            **headers, "Content-Type": "audio/mpeg", "Accept-Ranges": "bytes", "ETag": etag})
+        if wanted:
+            response.headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response.content_length = end - start + 1
+        await response.prepare(request)
+        try:
+            async for block in body.iter_chunks(1 << 16):
+                await response.write(block)
+        except Exception:
+            cut_response(request, "storage read failed")  # never a short body that looks whole
+            return response
+        await response.write_eof()
+        return response
+    finally:
+        body.close()
 
 
 @routes.get("/v1/jobs/{job_id}/audio")
@@ -130,7 +171,32 @@ async def audio(request: web.Request) -> web.StreamResponse:
     fmt = request.query.get("format", "mp3")
     response = audio_response(fmt)  # 400 unsupported_format
     if job.status == "done" and fmt == "mp3":
-        return await complete_audio(request, c, job.id)
+        return await stored_audio(request, c, job)
     if job.status in ("failed", "cancelled"):
         raise ApiError(409, f"job_{job.status}", f"the job is {job.status}; it has no audio")
     return await stream_audio(request, c, job.id, response)
+
+
+async def _stored_text(request: web.Request, name: str) -> web.Response:
+    c = ctx(request)
+    job = await owned_job(request)
+    data = await c.storage.get(file_key(job.id, name)) if job.status == "done" else None
+    if data is None:
+        raise ApiError(404, "not_found", f"{name} is written when the job is done (it is {job.status})")
+    return web.Response(body=data, headers={"Content-Type": f"{_CAPTION_TYPES[name]}; charset=utf-8",
+                                            "Cache-Control": "private, max-age=86400"})
+
+
+@routes.get("/v1/jobs/{job_id}/captions.vtt")
+async def captions_vtt(request: web.Request) -> web.Response:
+    return await _stored_text(request, VTT)
+
+
+@routes.get("/v1/jobs/{job_id}/captions.srt")
+async def captions_srt(request: web.Request) -> web.Response:
+    return await _stored_text(request, SRT)
+
+
+@routes.get("/v1/jobs/{job_id}/marks.json")
+async def marks_json(request: web.Request) -> web.Response:
+    return await _stored_text(request, MARKS)

@@ -7,11 +7,11 @@ which hold no data. `/metrics` also takes `READOUT_METRICS_TOKEN`, so a scraper 
 API key. With no keys configured every caller is `anonymous` (allowed only on a loopback
 bind unless READOUT_ALLOW_ANONYMOUS=1; see api.__main__).
 
-Browsers cannot put a header on an `<audio src>` or an `EventSource`, so `GET` of a job's
-`/audio` and `/events` (and only those) also accept the key as `?access_token=<key>`.
-Signed links carry their own proof: code that verifies them registers a check with
-`set_signature_check`; a request it vouches for is authorised as the name it returns.
-Two `Authorization` headers are a 400 (which one would win is not something to guess).
+The key is accepted only in the `Authorization` header, never in a URL. Browsers, podcast
+apps and shared downloads use signed links instead (`api.links`, `signed_request_ok`), and
+feeds their own token: the app registers a check with `set_signature_check`, and a request
+it vouches for is authorised as the name it returns. Two `Authorization` headers are a 400
+(which one would win is not something to guess).
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from api.errors import ApiError
+from api.links import LinkSigner
 from shared.config import Settings
 
 ANONYMOUS = "anonymous"
-_QUERY_TOKEN_PATHS = re.compile(r"^/v1/jobs/[^/]+/(audio|events)$")
 _PUBLIC_PATHS = frozenset({"/healthz", "/", "/docs", "/openapi.json"})
 _PUBLIC_PREFIXES = ("/static/",)
 _TOKEN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII: anything else is no key of ours
@@ -57,9 +57,21 @@ def _presented_key(request: web.Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if not header and request.method == "GET" and _QUERY_TOKEN_PATHS.match(request.path):
-        return request.query.get("access_token") or None
     return None
+
+
+def signed_request_ok(request: web.Request, signer: LinkSigner) -> bool:
+    """True for a GET carrying a valid signed link to its own path; False when it carries none.
+
+    A link that is there but wrong answers 403 `invalid_signature`, a late one 403 `link_expired`.
+    """
+    if "sig" not in request.query and "expires" not in request.query:
+        return False
+    job_id = request.match_info.get("job_id", "")
+    if request.method not in ("GET", "HEAD") or not job_id:
+        raise ApiError(403, "invalid_signature", "signed links are for downloads only")
+    signer.check(job_id, request.path, request.query.get("expires", ""), request.query.get("sig", ""))
+    return True
 
 
 def _match(token: str, candidates: dict[str, str]) -> str | None:

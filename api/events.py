@@ -26,7 +26,7 @@ RECHECK_S = 2.0
 async def events(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     job = await owned_job(request)
-    audio_url = job_urls(job.id)["audio_url"]
+    urls = job_urls(c.links, job.id)
     async with c.notifier.watch(job.id) as watcher, sse_response(request) as sse:
         last_done, last_status = -1, ""
         moved = time.monotonic()
@@ -40,7 +40,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             if current.done != last_done or current.status != last_status or current.terminal:
                 last_done, last_status = current.done, current.status
                 moved = time.monotonic()
-                body = json.dumps(jobs.job_summary(current, audio_url))
+                body = json.dumps(jobs.job_summary(current, urls))
                 await sse.send(body, event=current.status if current.terminal else "progress")
             if current.terminal:
                 break

@@ -1,4 +1,4 @@
-"""Job endpoints: submit, status, cancel."""
+"""Job endpoints: submit, status, the caller's job list, cancel and delete."""
 from __future__ import annotations
 
 from aiohttp import web
@@ -12,6 +12,7 @@ from shared import jobs
 from shared.config import Settings
 from shared.engines import UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
+from shared.store.finished import delete_finished
 from shared.text import Document
 
 routes = web.RouteTableDef()
@@ -54,26 +55,74 @@ async def create(request: web.Request) -> web.Response:
     sub = await parse_submission(request, c.settings)
     job_id = await submit_job(request, document=sub.document, source_url=sub.url, engine_name=sub.engine,
                               voice=sub.voice, variant=sub.variant, speed=sub.speed)
-    urls = job_urls(job_id)
+    urls = job_urls(c.links, job_id)
     return web.json_response({"id": job_id, "status": "queued", **urls}, status=202,
                              headers={"Location": urls["status_url"]})
 
 
+LIST_DEFAULT, LIST_MAX = 20, 100
+
+
 @routes.get("/v1/jobs/{job_id}")
 async def status(request: web.Request) -> web.Response:
+    c = ctx(request)
     job = await owned_job(request)
-    body = jobs.job_summary(job, job_urls(job.id)["audio_url"])
     headers = {} if job.terminal else {"Retry-After": "1"}
-    return web.json_response(body, headers=headers)
+    return web.json_response(jobs.job_summary(job, job_urls(c.links, job.id)), headers=headers)
 
 
-@routes.delete("/v1/jobs/{job_id}")
-async def cancel(request: web.Request) -> web.Response:
+def _list_params(request: web.Request) -> tuple[int, float | None]:
+    raw_limit = request.query.get("limit", str(LIST_DEFAULT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_MAX:
+        raise ApiError(400, "invalid_parameter", f"limit must be an integer from 1 to {LIST_MAX}")
+    cursor = request.query.get("cursor")
+    if cursor is None:
+        return int(raw_limit), None
+    try:
+        before = float(cursor)
+    except ValueError:
+        before = float("nan")
+    if not before > 0 or before == float("inf"):
+        raise ApiError(400, "invalid_parameter", "cursor must be a next_cursor from a previous page")
+    return int(raw_limit), before
+
+
+@routes.get("/v1/jobs")
+async def job_list(request: web.Request) -> web.Response:
+    """The caller's jobs, newest first: `{"jobs": [status...], "next_cursor": str | null}`."""
+    c = ctx(request)
+    owner = caller(request, c.settings)
+    limit, before = _list_params(request)
+    found, next_before = await jobs.list_jobs(c.redis, owner, limit=limit, before=before)
+    return web.json_response({
+        "jobs": [jobs.job_summary(job, job_urls(c.links, job.id)) for job in found],
+        "next_cursor": repr(next_before) if next_before is not None else None,
+    })
+
+
+async def _cancel(request: web.Request) -> web.Response:
     c = ctx(request)
     job = await owned_job(request)
     if await jobs.finish_job(c.redis, job.id, "cancelled"):
         await jobs.expire_job(c.redis, job.id, c.settings.job_ttl_s)
     job = await jobs.get_job(c.redis, job.id)
-    assert job is not None
-    return web.json_response(jobs.job_summary(job, job_urls(job.id)["audio_url"]))
+    if job is None:
+        raise ApiError(404, "job_not_found", "no such job")
+    return web.json_response(jobs.job_summary(job, job_urls(c.links, job.id)))
 
+
+@routes.post("/v1/jobs/{job_id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    return await _cancel(request)
+
+
+@routes.delete("/v1/jobs/{job_id}")
+async def delete(request: web.Request) -> web.Response:
+    """A running job is cancelled (200, its status); a finished one is removed with its files (204)."""
+    c = ctx(request)
+    job = await owned_job(request)
+    if not job.terminal:
+        return await _cancel(request)
+    await jobs.delete_job(c.redis, job)
+    await delete_finished(c.storage, job.id)
+    return web.Response(status=204)

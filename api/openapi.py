@@ -75,7 +75,8 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object", "required": ["id", "status", "status_url", "audio_url", "events_url"],
         "additionalProperties": False,
         "properties": {"id": {**_STR, "pattern": "^[0-9a-f]{32}$"}, "status": {"const": "queued"},
-                       "status_url": _STR, "audio_url": _STR, "events_url": _STR},
+                       "status_url": _STR, "audio_url": _STR, "events_url": _STR, "captions_url": _STR,
+                       "srt_url": _STR, "marks_url": _STR},
     },
     "Job": {
         "type": "object", "additionalProperties": False,
@@ -102,12 +103,20 @@ SCHEMAS: dict[str, Schema] = {
             "finished_at": _nullable(_NUM),
             "duration_seconds": {**_NUM, "description": "Finished (or now) minus created."},
             "time_to_first_audio_seconds": {**_nullable(_NUM), "description": "Chunk 0 landed minus created."},
-            "audio_url": _STR,
-            "title": {**_nullable(_STR), "description": "URL jobs: the page's title, once fetched."},
+            "title": {**_nullable(_STR), "description": "The article's title once known (URL jobs: the page's)."},
             "author": {**_nullable(_STR), "description": "URL jobs: the page's author, if it names one."},
             "source_url": {**_nullable(_STR), "description": "URL jobs: as submitted, then the page's URL after redirects."},
+            "audio": _nullable({"type": "object", "required": ["bytes", "duration_seconds"],
+                                "additionalProperties": False, "properties": {"bytes": _INT, "duration_seconds": _NUM}}),
+            "status_url": _STR,
+            "audio_url": _STR, "events_url": _STR, "captions_url": _STR, "srt_url": _STR, "marks_url": _STR,
         },
     },
+    "JobList": {
+        "type": "object", "required": ["jobs", "next_cursor"], "additionalProperties": False,
+        "properties": {"jobs": {"type": "array", "items": _ref("Job")}, "next_cursor": _nullable(_STR)},
+    },
+    "FeedUrl": {"type": "object", "required": ["url"], "additionalProperties": False, "properties": {"url": _STR}},
     "Model": {
         "type": "object", "required": ["id", "object", "created", "owned_by"], "additionalProperties": False,
         "properties": {"id": _STR, "object": {"const": "model"}, "created": _INT, "owned_by": _STR},
@@ -178,8 +187,28 @@ SCHEMAS: dict[str, Schema] = {
 _JOB_HEADERS = {"Retry-After": {"description": "While the job is not finished: seconds before polling again.",
                                 "schema": {"type": "integer"}}}
 
+_SIGNED = [{"bearer": []}, {"signedLink": []}, {}]
+_SIGNED_PARAMS = [{"name": n, "in": "query", "required": False, "schema": _STR, "description": d} for n, d in (
+    ("expires", "Signed link: expiry, unix seconds."), ("sig", "Signed link: HMAC-SHA256 signature."))]
+_FORBIDDEN = _error("`invalid_signature` or `link_expired`: a signed link that is wrong or late.")
+
+
+def _stored(name: str, media: str) -> dict[str, Any]:
+    return {"get": {
+        "operationId": f"getJob{name.title().replace('.', '')}", "tags": ["results"], "summary": f"The finished job's {name}",
+        "security": _SIGNED, "parameters": [_JOB_ID, *_SIGNED_PARAMS],
+        "responses": {"200": {"description": name, "content": {media: {"schema": _STR}}}, "401": _UNAUTHORIZED,
+                      "403": _FORBIDDEN, "404": _error("`job_not_found`, or `not_found` until the job is done.")}}}
+
+
 PATHS: dict[str, Any] = {
-    "/v1/jobs": {"post": {
+    "/v1/jobs": {"get": {
+        "operationId": "listJobs", "tags": ["results"], "summary": "The caller's jobs, newest first",
+        "parameters": [{"name": "limit", "in": "query", "required": False, "schema": _INT, "description": "1-100, default 20."},
+                       {"name": "cursor", "in": "query", "required": False, "schema": _STR,
+                        "description": "`next_cursor` of the previous page."}],
+        "responses": {"200": _json(_ref("JobList"), "A page of jobs."), "400": _error("`invalid_parameter`."),
+                      "401": _UNAUTHORIZED}}, "post": {
         "operationId": "submitJob", "tags": ["jobs"], "summary": "Submit an article",
         "description": "JSON (`JobSubmission`), or the raw article as the body with `Content-Type: text/plain`, "
                        "`text/markdown` or `text/html` and `engine`/`voice` as query parameters.",
@@ -209,18 +238,40 @@ PATHS: dict[str, Any] = {
         "get": {"operationId": "getJob", "tags": ["jobs"], "summary": "A job's status",
                 "responses": {"200": _json(_ref("Job"), "The job.", _JOB_HEADERS), "401": _UNAUTHORIZED,
                               "404": _NOT_FOUND}},
-        "delete": {"operationId": "cancelJob", "tags": ["jobs"], "summary": "Cancel a job",
-                   "description": "Chunks not yet started are skipped. A finished job is returned unchanged.",
-                   "responses": {"200": _json(_ref("Job"), "The job after the cancel."), "401": _UNAUTHORIZED,
-                                 "404": _NOT_FOUND}},
+        "delete": {"operationId": "deleteJob", "tags": ["jobs"], "summary": "Cancel a running job, delete a finished one",
+                   "description": "A running job is cancelled (chunks not yet started are skipped). A finished job's "
+                                  "record and stored files are removed; every URL of it answers 404 afterwards.",
+                   "responses": {"200": _json(_ref("Job"), "The job after the cancel."),
+                                 "204": {"description": "Deleted."}, "401": _UNAUTHORIZED, "404": _NOT_FOUND}},
     },
+    "/v1/jobs/{job_id}/cancel": {"post": {
+        "operationId": "cancelJob", "tags": ["jobs"], "summary": "Cancel a job",
+        "description": "Chunks not yet started are skipped. A finished job is returned unchanged.",
+        "parameters": [_JOB_ID],
+        "responses": {"200": _json(_ref("Job"), "The job after the cancel."), "401": _UNAUTHORIZED, "404": _NOT_FOUND}}},
+    "/v1/jobs/{job_id}/captions.vtt": _stored("captions.vtt", "text/vtt"),
+    "/v1/jobs/{job_id}/captions.srt": _stored("captions.srt", "application/x-subrip"),
+    "/v1/jobs/{job_id}/marks.json": _stored("marks.json", "application/json"),
+    "/v1/feed": {"get": {
+        "operationId": "getFeed", "tags": ["results"], "summary": "The caller's podcast feed URL",
+        "responses": {"200": _json(_ref("FeedUrl"), "The feed's URL."), "401": _UNAUTHORIZED}}},
+    "/v1/feed/rotate": {"post": {
+        "operationId": "rotateFeed", "tags": ["results"], "summary": "A new feed URL; the old one answers 404",
+        "responses": {"200": _json(_ref("FeedUrl"), "The new feed's URL."), "401": _UNAUTHORIZED}}},
+    "/v1/feeds/{token}.xml": {"get": {
+        "operationId": "podcastFeed", "tags": ["results"], "summary": "RSS 2.0 podcast feed of finished articles",
+        "security": _PUBLIC, "parameters": [{"name": "token", "in": "path", "required": True, "schema": _STR}],
+        "responses": {"200": {"description": "RSS 2.0 with the iTunes namespace.",
+                              "content": {"application/rss+xml": {"schema": _STR}}},
+                      "404": _error("`not_found`: no such feed, or rotated.")}}},
     "/v1/jobs/{job_id}/audio": {"get": {
         "operationId": "getJobAudio", "tags": ["jobs"], "summary": "The job's MP3",
         "description": "While the job runs: a chunked stream, chunk 0 as soon as it exists, then each next chunk in "
-                       "order; cut (not ended cleanly) if the job fails. Once done: Content-Length, ETag, "
-                       "Accept-Ranges and Range requests. Browsers may pass the key as `access_token`.",
-        "security": [{"bearer": []}, {"accessToken": []}, {}],
-        "parameters": [_JOB_ID, {"name": "Range", "in": "header", "required": False, "schema": _STR,
+                       "order; cut (not ended cleanly) if the job fails. Once done: the stored file, with "
+                       "Content-Length, ETag, Accept-Ranges and Range (or a 307 to a presigned S3 URL). The status "
+                       "JSON's signed `audio_url` works without a key.",
+        "security": _SIGNED,
+        "parameters": [_JOB_ID, *_SIGNED_PARAMS, {"name": "Range", "in": "header", "required": False, "schema": _STR,
                                  "description": "One `bytes=start-end` range (finished jobs, mp3)."},
                        {"name": "format", "in": "query", "required": False,
                         "schema": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"], "default": "mp3"},
@@ -228,10 +279,10 @@ PATHS: dict[str, Any] = {
         "responses": {
             "200": _AUDIO, "206": {**_AUDIO, "description": "The requested range."},
             "304": {"description": "Not modified (If-None-Match matched the ETag)."},
-            "401": _UNAUTHORIZED, "404": _NOT_FOUND,
+            "307": {"description": "READOUT_S3_PRESIGN=1: the finished file at a presigned URL."},
             "400": _error("`unsupported_format`."),
+            "401": _UNAUTHORIZED, "403": _FORBIDDEN, "404": _NOT_FOUND,
             "409": _error("`job_failed` or `job_cancelled`: no audio."),
-            "410": _error("`audio_expired`: the audio left the cache."),
             "416": _error("`invalid_range` or `range_not_satisfiable`."),
         },
     }},
@@ -240,12 +291,12 @@ PATHS: dict[str, Any] = {
         "description": "First a `progress` event with the current state, one `progress` per landed chunk or change of "
                        "status (`fetching`, `running`), then "
                        "`done`, `failed` or `cancelled` and the stream ends. Every event's data is the `Job` JSON. "
-                       "Browsers' EventSource may pass the key as `access_token`.",
-        "security": [{"bearer": []}, {"accessToken": []}, {}],
-        "parameters": [_JOB_ID],
+                       "The status JSON's signed `events_url` works without a key.",
+        "security": _SIGNED,
+        "parameters": [_JOB_ID, *_SIGNED_PARAMS],
         "responses": {"200": {"description": "An event stream; each `data:` line is a `Job`.",
                               "content": {"text/event-stream": {"schema": _STR}}},
-                      "401": _UNAUTHORIZED, "404": _NOT_FOUND},
+                      "401": _UNAUTHORIZED, "403": _FORBIDDEN, "404": _NOT_FOUND},
     }},
     "/v1/audio/speech": {"post": {
         "operationId": "createSpeech", "tags": ["openai"], "summary": "OpenAI-compatible speech",
@@ -362,6 +413,7 @@ DOCUMENT: dict[str, Any] = {
         "license": {"name": "MIT", "identifier": "MIT"},
     },
     "tags": [{"name": "jobs", "description": "Articles to MP3."},
+             {"name": "results", "description": "Finished files, captions, the job list and the podcast feed."},
              {"name": "openai", "description": "OpenAI-compatible speech."},
              {"name": "service", "description": "Engines, health, counters."},
              {"name": "docs", "description": "Pages and this document."}],
@@ -374,8 +426,8 @@ DOCUMENT: dict[str, Any] = {
                        "description": "An API key from READOUT_API_KEYS (not needed when none are configured)."},
             "metricsToken": {"type": "http", "scheme": "bearer",
                              "description": "READOUT_METRICS_TOKEN: lets a scraper read /metrics without an API key."},
-            "accessToken": {"type": "apiKey", "in": "query", "name": "access_token",
-                            "description": "The same key, accepted only on GET of a job's audio and events."},
+            "signedLink": {"type": "apiKey", "in": "query", "name": "sig",
+                           "description": "A signed link from the status JSON (`expires` and `sig`): one path, until it expires."},
         },
     },
 }

@@ -28,7 +28,8 @@ from shared.audio import mp3
 from shared.config import Settings
 from shared.engines.base import AudioParams, Engine, Speech, VoiceInfo
 from shared.engines.fake import FakeEngine, fake_mp3
-from shared.store.cache import cache_key, chunk_text
+from shared.store.cache import ChunkCache, cache_key, chunk_text
+from shared.store.files import DirectoryStorage
 from shared.synthesis import get_or_synthesize
 from shared.text.document import Sentence
 from shared.wakeup import AudioWaker
@@ -43,9 +44,13 @@ def seven_chunks() -> list[str]:
     return ["\n\n".join(paragraphs[i * n // 7 : (i + 1) * n // 7]) for i in range(7)]
 
 
+CACHE = ChunkCache(DirectoryStorage(Path(tempfile.mkdtemp(prefix="bench-cache-"))))  # chunk audio lives in storage
+
+
 async def herd(redis: Redis, chunks: list[str], use_waker: bool) -> str:
     """One cold herd; returns its report line."""
     await redis.flushdb()
+    await CACHE.storage.delete_prefix("chunks/")
     settings = Settings(fake_engine=True, fake_latency_ms=200)
     engine = FakeEngine(settings)
     fake_mp3("warm-up", "fake-a")  # the fake builds its tones once per process, on the event loop
@@ -56,7 +61,8 @@ async def herd(redis: Redis, chunks: list[str], use_waker: bool) -> str:
 
     async def caller() -> list[str]:
         results = await asyncio.gather(*(
-            get_or_synthesize(redis, engine, one_unit(text), params, settings=settings, waker=waker) for text in chunks
+            get_or_synthesize(redis, engine, one_unit(text), params, settings=settings, cache=CACHE, waker=waker)
+            for text in chunks
         ))
         return [r.source for r in results]
 
@@ -75,13 +81,16 @@ async def herd(redis: Redis, chunks: list[str], use_waker: bool) -> str:
 
 async def warm_assembly(redis: Redis, chunks: list[str], runs: int) -> None:
     engine = FakeEngine(Settings(fake_engine=True))
-    names = [keys.audio(cache_key(chunk_text(one_unit(text)), engine.params())) for text in chunks]
+    names = [cache_key(chunk_text(one_unit(text)), engine.params()) for text in chunks]
+
+    async def pieces_of() -> list[bytes]:
+        return [await CACHE.mp3(name) for name in names]  # type: ignore[misc]
 
     async def ours() -> bytes:
-        return mp3.join(await redis.mget(names))
+        return mp3.join(await pieces_of())
 
     async def ffmpeg_concat(tmp: Path) -> bytes:
-        pieces = await redis.mget(names)
+        pieces = await pieces_of()
         listing = tmp / "list.txt"
         lines = []
         for i, piece in enumerate(pieces):
@@ -168,7 +177,7 @@ async def wake_latency(redis: Redis, trials: int, waiters: int) -> None:
 
 async def _timed_call(redis: Redis, engine: Holder, text: str, settings: Settings, waker: AudioWaker | None) -> float:
     """When this caller got the chunk."""
-    await get_or_synthesize(redis, engine, one_unit(text), engine.params(), settings=settings, waker=waker)
+    await get_or_synthesize(redis, engine, one_unit(text), engine.params(), settings=settings, cache=CACHE, waker=waker)
     return time.perf_counter()
 
 

@@ -147,6 +147,21 @@ class Settings:
     fetch_max_tries: int = 3  # READOUT_FETCH_MAX_TRIES (tries of a page that answers 5xx or a network error)
     fetch_allow_private: bool = False  # READOUT_FETCH_ALLOW_PRIVATE=1 lifts the private-address (SSRF) policy
     fetch_allow_networks: tuple[str, ...] = ()  # READOUT_FETCH_ALLOW_NETWORKS: CIDRs fetchable despite the policy
+    # Storage and results
+    storage_url: str = ""  # READOUT_STORAGE: file:///abs/path or s3://bucket/prefix; "" = data_dir/store
+    s3_endpoint_url: str | None = None  # READOUT_S3_ENDPOINT_URL; None = AWS
+    s3_region: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION
+    s3_access_key: str = ""  # AWS_ACCESS_KEY_ID ("" = botocore's default chain: profile, role)
+    s3_secret_key: str = ""  # AWS_SECRET_ACCESS_KEY
+    s3_presign: bool = False  # READOUT_S3_PRESIGN=1: finished audio answers 307 to a presigned URL
+    cache_max_bytes: int = 0  # READOUT_CACHE_MAX_BYTES: LRU size cap of the chunk cache; 0 = none
+    sweep_interval_s: int = 600  # READOUT_SWEEP_INTERVAL: seconds between retention sweeps
+    finish_timeout_s: int = 1800  # READOUT_FINISH_TIMEOUT: one try of writing an article's finished files
+    url_secret: str = ""  # READOUT_URL_SECRET; "" = generated once into data_dir/url-secret
+    link_ttl_s: int = 24 * 3600  # READOUT_LINK_TTL: signed links in status JSON
+    feed_link_ttl_s: int = 30 * 24 * 3600  # READOUT_FEED_LINK_TTL: signed enclosure links in feeds
+    public_url: str = ""  # READOUT_PUBLIC_URL: base of absolute URLs; "" = from the request
+    trust_proxy: bool = False  # READOUT_TRUST_PROXY=1: honour X-Forwarded-Proto/Host
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -212,4 +227,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fetch_max_tries=_int(env, "READOUT_FETCH_MAX_TRIES", 3),
         fetch_allow_private=_bool(env, "READOUT_FETCH_ALLOW_PRIVATE"),
         fetch_allow_networks=_networks(env.get("READOUT_FETCH_ALLOW_NETWORKS", "")),
+        storage_url=env.get("READOUT_STORAGE", "").strip(),
+        s3_endpoint_url=env.get("READOUT_S3_ENDPOINT_URL") or None,
+        s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        s3_access_key=env.get("AWS_ACCESS_KEY_ID", ""),
+        s3_secret_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        s3_presign=_bool(env, "READOUT_S3_PRESIGN"),
+        cache_max_bytes=_int(env, "READOUT_CACHE_MAX_BYTES", 0),
+        sweep_interval_s=_int(env, "READOUT_SWEEP_INTERVAL", 600),
+        finish_timeout_s=_int(env, "READOUT_FINISH_TIMEOUT", 1800),
+        url_secret=env.get("READOUT_URL_SECRET", ""),
+        link_ttl_s=_int(env, "READOUT_LINK_TTL", 24 * 3600),
+        feed_link_ttl_s=_int(env, "READOUT_FEED_LINK_TTL", 30 * 24 * 3600),
+        public_url=(env.get("READOUT_PUBLIC_URL") or "").rstrip("/"),
+        trust_proxy=_bool(env, "READOUT_TRUST_PROXY"),
     )

@@ -2,12 +2,15 @@
 
 States: queued -> [fetching ->] running -> done | failed | cancelled (a URL job is
 `fetching` while the worker reads the page). Every transition into a terminal state goes
-through one Lua script, so exactly one transition wins; later events for a
-finished job are ignored. Each change publishes a JSON event on the job's channel
+through one Lua script, so exactly one transition wins; later events for a finished job are
+ignored. A job becomes `done` only once its finished files are written (`complete_job`,
+called by the finish job the last landed chunk enqueues); landing the last chunk alone
+leaves it `running` with every chunk counted. Each change publishes a JSON event on the job's channel
 (`keys.events(id)`), which the API relays to streaming and SSE clients.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -17,6 +20,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from shared import keys, stats
+from shared.engines.base import AudioParams, Engine
 from shared.text.document import Document, Sentence
 
 Status = Literal["queued", "fetching", "running", "done", "failed", "cancelled"]
@@ -38,6 +42,11 @@ def article_job_id(job_id: str) -> str:
 def chunk_job_id(job_id: str, index: int) -> str:
     """Per (job, chunk): ARQ dedups re-enqueues of one job's chunk, never across jobs."""
     return f"chunk:{job_id}:{index}"
+
+
+def finish_job_id(job_id: str) -> str:
+    """The ARQ job id of a job's finishing step (finished files, then done)."""
+    return f"finish:{job_id}"
 
 
 def valid_job_id(job_id: str) -> bool:
@@ -65,9 +74,11 @@ class Job:
     started_at: float | None
     first_audio_at: float | None
     finished_at: float | None
-    title: str | None = None  # URL jobs: from the page, once fetched
+    title: str | None = None  # URL jobs: from the page, once fetched; else by the finisher from the article
     author: str | None = None
     source_url: str | None = None  # URL jobs: as submitted, then the page's URL after redirects
+    audio_bytes: int = 0  # size of the finished audio.mp3 (0 until written)
+    audio_ms: int = 0  # its exact duration
 
     @property
     def terminal(self) -> bool:
@@ -102,29 +113,39 @@ class Job:
             title=h.get("title") or None,
             author=h.get("author") or None,
             source_url=h.get("source_url") or None,
+            audio_bytes=int(h.get("audio_bytes", 0)),
+            audio_ms=int(h.get("audio_ms", 0)),
         )
+
+
+def job_params(engine: Engine, job: Job) -> AudioParams:
+    """The audio identity of a job's chunks: the engine's params at the job's speed."""
+    return dataclasses.replace(engine.params(job.voice, job.variant or None), speed=job.speed)
 
 
 async def create_job(
     redis: Redis, *, job_id: str, owner: str, engine: str, voice: str, variant: str, document: Document | None,
-    speed: float = 1.0, source_url: str | None = None,
+    speed: float = 1.0, source_url: str | None = None, title: str | None = None, author: str | None = None,
 ) -> None:
     """The job record, and its cleaned article (`Document.to_json()`) until it is chunked.
 
     A text job has its `document`; a URL job has only `source_url` until the worker fetches it.
+    `title`/`author` (e.g. from a URL's metadata) go into the finished file's tag.
     """
     assert (document is None) != (source_url is None)
     now = time.time()
+    meta = {k: v for k, v in (("title", title), ("author", author)) if v}
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.job(job_id), mapping={
             "owner": owner, "status": "queued", "engine": engine, "voice": voice,
             "variant": variant, "speed": repr(speed), "characters": len(document.text) if document else 0,
             "total": -1, "done": 0,
-            "hits": 0, "misses": 0, "created_at": repr(now),
+            "hits": 0, "misses": 0, "created_at": repr(now), **meta,
             **({"source_url": source_url} if source_url else {}),
         })
         if document is not None:
             pipe.set(keys.job_text(job_id), document.to_json().encode("utf-8"))
+        pipe.zadd(keys.owner_jobs(owner), {job_id: now})
         pipe.hincrby(keys.JOBS_BY_STATUS, "queued", 1)
         await pipe.execute()
 
@@ -242,11 +263,18 @@ if ARGV[1] == '0' and redis.call('HSETNX', KEYS[1], 'first_audio_at', ARGV[3]) =
 end
 redis.call('PUBLISH', KEYS[4], cjson.encode({type = 'chunk', index = tonumber(ARGV[1]),
   done = done, total = total, source = ARGV[2]}))
-if status == 'running' and done == total then
-  move(KEYS[1], KEYS[3], KEYS[4], 'done', ARGV[3], {done = done, total = total})
-  redis.call('DEL', KEYS[5])
-end
 return {1, done, total}
+"""
+
+# KEYS: job, by_status, events, texts, text; ARGV: now, title, audio_bytes, audio_ms
+_COMPLETE = _MOVE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'done')) ~= tonumber(redis.call('HGET', KEYS[1], 'total')) then return 0 end
+redis.call('HSET', KEYS[1], 'title', ARGV[2], 'audio_bytes', ARGV[3], 'audio_ms', ARGV[4])
+move(KEYS[1], KEYS[2], KEYS[3], 'done', ARGV[1], {done = tonumber(redis.call('HGET', KEYS[1], 'done'))})
+redis.call('DEL', KEYS[4], KEYS[5])
+return 1
 """
 
 # KEYS: job, by_status, events, texts, text; ARGV: to, now, error, error_code
@@ -304,7 +332,7 @@ class Landing:
 
 
 async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Landing:
-    """Record that chunk `index` has its audio; the last one flips the job to done."""
+    """Record that chunk `index` has its audio (the job stays running until `complete_job`)."""
     new, done, total = await redis.eval(
         _LAND, 6, keys.job(job_id), keys.job_landed(job_id), keys.JOBS_BY_STATUS,
         keys.events(job_id), keys.job_texts(job_id), keys.STATS,
@@ -315,6 +343,13 @@ async def land_chunk(redis: Redis, job_id: str, index: int, *, hit: bool) -> Lan
 
 # The same, allowed to write when Redis is out of memory (it frees the job's texts as it goes).
 _FINISH_WHEN_FULL = "#!lua flags=allow-oom\n" + _FINISH
+async def complete_job(redis: Redis, job_id: str, *, title: str, audio_bytes: int, audio_ms: int) -> bool:
+    """running (every chunk landed) -> done, once the finished files are written; False otherwise."""
+    return bool(await redis.eval(
+        _COMPLETE, 5, keys.job(job_id), keys.JOBS_BY_STATUS, keys.events(job_id), keys.job_texts(job_id),
+        keys.job_text(job_id),
+        repr(time.time()), title, audio_bytes, audio_ms,
+    ))
 
 
 async def finish_job(
@@ -332,7 +367,7 @@ async def finish_job(
 
 
 async def expire_job(redis: Redis, job_id: str, ttl_s: int) -> None:
-    """Once terminal, a job's record is kept for `ttl_s` (its audio lives in the cache)."""
+    """Once terminal, a job's record is kept for `ttl_s`; its stored files go with it (the sweeper)."""
     async with redis.pipeline(transaction=False) as pipe:
         for key in (keys.job(job_id), keys.job_chunks(job_id), keys.job_landed(job_id)):
             pipe.expire(key, ttl_s)
@@ -344,7 +379,54 @@ async def article_document(redis: Redis, job_id: str) -> Document | None:
     return Document.from_json(raw) if raw is not None else None
 
 
-def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
+# KEYS: job, chunks, landed, texts, text, owner index; ARGV: job id (jobs-by-status is history: kept)
+_DELETE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], ARGV[1])
+return 1
+"""
+
+
+async def delete_job(redis: Redis, job: Job) -> bool:
+    """Remove a job's record and everything Redis keeps for it (its files are the caller's)."""
+    return bool(await redis.eval(
+        _DELETE, 6, keys.job(job.id), keys.job_chunks(job.id), keys.job_landed(job.id), keys.job_texts(job.id),
+        keys.job_text(job.id), keys.owner_jobs(job.owner), job.id,
+    ))
+
+
+async def list_jobs(redis: Redis, owner: str, *, limit: int, before: float | None) -> tuple[list[Job], float | None]:
+    """The owner's jobs, newest first, created strictly before `before`; and the next page's bound.
+
+    Index entries whose record has expired are dropped on the way.
+    """
+    index = keys.owner_jobs(owner)
+    found: list[Job] = []
+    bound = f"({before!r}" if before is not None else "+inf"
+    while len(found) < limit:
+        rows = await redis.zrevrangebyscore(index, bound, "-inf", start=0, num=limit - len(found), withscores=True)
+        if not rows:
+            return found, None
+        async with redis.pipeline(transaction=False) as pipe:
+            for member, _ in rows:
+                pipe.hgetall(keys.job(member.decode()))
+            records = await pipe.execute()
+        gone = []
+        for (member, score), raw in zip(rows, records, strict=True):
+            if raw:
+                found.append(Job.from_hash(member.decode(), raw))
+            else:
+                gone.append(member)
+            bound = f"({score!r}"
+        if gone:
+            await redis.zrem(index, *gone)
+    more = await redis.zrevrangebyscore(index, bound, "-inf", start=0, num=1)
+    return found, (found[-1].created_at if more else None)
+
+
+def job_summary(job: Job, urls: dict[str, str]) -> dict[str, Any]:
     """The JSON body of `GET /v1/jobs/{id}`."""
     end = job.finished_at or time.time()
     return {
@@ -364,10 +446,11 @@ def job_summary(job: Job, audio_url: str) -> dict[str, Any]:
         "time_to_first_audio_seconds": (
             round(job.first_audio_at - job.created_at, 3) if job.first_audio_at else None
         ),
-        "audio_url": audio_url,
         "title": job.title,
         "author": job.author,
         "source_url": job.source_url,
+        "audio": {"bytes": job.audio_bytes, "duration_seconds": job.audio_ms / 1000} if job.audio_bytes else None,
+        **urls,
     }
 
 

@@ -24,16 +24,6 @@ def job_text(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}:text"
 
 
-def audio(cache_key: str) -> str:
-    """Bytes of one chunk's MP3 (with a TTL)."""
-    return f"{PREFIX}:audio:{cache_key}"
-
-
-def chunk(cache_key: str) -> str:
-    """One chunk's `RenderedChunk.to_bytes()` (PCM, timings; the MP3 too), same TTL as its audio."""
-    return f"{PREFIX}:chunk:{cache_key}"
-
-
 def lock(cache_key: str) -> str:
     """Per-chunk synthesis lock: owner token, PX TTL."""
     return f"{PREFIX}:lock:{cache_key}"
@@ -65,3 +55,31 @@ def job_texts(job_id: str) -> str:
 
 
 RUNNING = f"{PREFIX}:running"  # hash: ARQ job id -> worker id running it (for the reaper)
+
+
+def owner_jobs(owner: str) -> str:
+    """Sorted set of one owner's job ids by created_at (the job list)."""
+    return f"{PREFIX}:owner:{owner}:jobs"
+
+
+def finish_claim(job_id: str) -> str:
+    """Lock name (see shared.lock) held by the one worker writing a job's finished files."""
+    return f"finish:{job_id}"
+
+
+def finished_content(content_id: str) -> str:
+    """String (JSON): a job whose finished files have this content id, their title, size, duration."""
+    return f"{PREFIX}:finished:{content_id}"
+
+
+def feed_token(token: str) -> str:
+    """String: the owner a podcast feed token belongs to."""
+    return f"{PREFIX}:feed:{token}"
+
+
+def owner_feed(owner: str) -> str:
+    """String: an owner's current podcast feed token."""
+    return f"{PREFIX}:owner:{owner}:feed"
+
+
+SWEEP_CLAIM = f"{PREFIX}:sweep"  # SET NX EX: one retention sweep per interval across the cluster

@@ -13,9 +13,8 @@ the cache keeps and what every caller gets.
     holder failed and released)
     waited `wait_timeout_s`          -> `ChunkWaitTimeout`
 
-The lock and the audio live on the cache Redis (`redis`); the counters go to `stats_redis`
-(the queue's Redis; the same client when there is one Redis). The cache client must return
-bytes (`decode_responses=False`).
+The lock lives on the cache Redis (`redis`), the audio in `cache` (the storage); the counters
+go to `stats_redis` (the queue's Redis; the same client when there is one Redis).
 """
 from __future__ import annotations
 
@@ -85,6 +84,7 @@ async def get_or_synthesize(
     *,
     settings: Settings,
     render: RenderSettings | None = None,
+    cache: ChunkCache,
     stats_redis: Redis | None = None,
     waker: AudioWaker | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
@@ -97,7 +97,6 @@ async def get_or_synthesize(
     stats_redis = redis if stats_redis is None else stats_redis
     render = render or RenderSettings.from_settings(settings)
     key = cache_key(chunk_text(sentences), params, render)
-    cache = ChunkCache(redis, settings.cache_ttl_s)
     audio = await cache.get(key)
     if audio is not None:
         await stats.incr(stats_redis, stats.CACHE_HITS)
@@ -162,7 +161,7 @@ async def _synthesize_locked(
     finally:
         await lock.release()
         if called:
-            await _announce(cache.redis, key)
+            await _announce(lock.redis, key)
 
 
 async def _announce(redis: Redis, key: str) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: a real redis-server per test module, the corpus."""
+"""Fixtures shared by the whole suite: a real redis-server per test module, a real S3 server per session, the corpus."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 import redis
+
+from tests.seaweed import SeaweedS3
 
 POLL_S = 0.02  # interval of the bounded readiness poll
 
@@ -121,3 +123,21 @@ def readout_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         if name.startswith("READOUT_") or name == "REDIS_URL":
             monkeypatch.delenv(name, raising=False)
     return {}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One real S3 server (SeaweedFS `weed mini`) for the whole session, stopped by its PID."""
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["file", "s3"])
+def storage_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """READOUT_STORAGE (and S3 settings) for each backend in turn; each test its own root/prefix."""
+    if request.param == "file":
+        return {"READOUT_STORAGE": f"file://{tmp_path / 'store'}"}
+    server: SeaweedS3 = request.getfixturevalue("s3_server")
+    return server.env(prefix=f"t-{os.urandom(6).hex()}")

@@ -69,6 +69,7 @@ class Stack:
         env.update({
             "READOUT_PORT": str(self.port), "READOUT_HOST": "127.0.0.1",
             "PYTHONPATH": str(ROOT), "READOUT_LOG_LEVEL": "INFO",
+            "READOUT_DATA_DIR": str(self.logs / "data"),  # chunk cache, finished files, link secret
         })
         env.update(self.env)
         return env

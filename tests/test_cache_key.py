@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
-from shared import keys
 from shared.audio.render import PauseTable, RenderSettings
 from shared.audio.rendered import RenderedChunk, SentenceTiming
+from shared.config import load_settings
 from shared.engines.base import AudioParams
+from shared.store import open_storage
 from shared.store.cache import ChunkCache, cache_key, chunk_text
 from shared.text.document import Sentence
 
@@ -109,20 +110,21 @@ def test_joanna_standard_vs_matthew_neural_is_a_miss() -> None:
     assert cache_key(TEXT, joanna) != cache_key(TEXT, matthew)
 
 
-async def test_chunk_cache_roundtrip_with_ttl(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
-    cache = ChunkCache(redis, ttl_s=3600)
+async def test_chunk_cache_roundtrip(storage_env: dict[str, str], tmp_path: Path) -> None:
+    """One object per chunk in the storage (both backends): RenderedChunk in, the same out; mp3() alone."""
+    storage = open_storage(load_settings({**storage_env, "READOUT_DATA_DIR": str(tmp_path)}))
+    cache = ChunkCache(storage)
     key = cache_key(TEXT, BASE)
-    assert await cache.get(key) is None and not await cache.exists(key)
-    chunk = RenderedChunk(mp3=b"\xff\xf3mp3 bytes", pcm=b"\x01\x00" * 100, sample_rate=8000,
-                          sentences=(SentenceTiming(0, 10),))
-    await cache.put(key, chunk)
-    assert await cache.get(key) == chunk and await cache.exists(key)
-    assert await cache.mp3(key) == b"\xff\xf3mp3 bytes" == await redis.get(keys.audio(key))  # what the API streams
-    assert 3590 <= await redis.ttl(keys.audio(key)) <= 3600
-    assert 3590 <= await redis.ttl(keys.chunk(key)) <= 3600
-    await redis.delete(keys.audio(key))  # evicted MP3: the chunk is not cached any more
-    assert await cache.get(key) is None and not await cache.exists(key)
+    assert await cache.get(key) is None and not await cache.exists(key) and await cache.mp3(key) is None
+    for mp3_len in (300, 200_000):  # short (one head read) and long (a second range read)
+        chunk = RenderedChunk(mp3=bytes(range(256)) * (mp3_len // 256) + b"\xff" * (mp3_len % 256), pcm=b"\x01\x02" * 5000,
+                              sample_rate=22050, sentences=(SentenceTiming(0, 120), SentenceTiming(300, 450)))
+        await cache.put(key, chunk)
+        assert await cache.get(key) == chunk and await cache.exists(key)
+        assert await cache.mp3(key) == chunk.mp3
+    assert [i.key async for i in storage.iter("chunks/")] == [f"chunks/{key}"]
     other = cache_key(TEXT, dataclasses.replace(BASE, voice="Matthew", variant="neural"))
     assert await cache.get(other) is None
-    await redis.aclose()
+    await storage.put(f"chunks/{other}", b"damaged")
+    assert await cache.get(other) is None  # a damaged object is a miss, made again
+    await storage.close()

@@ -14,12 +14,23 @@ def load() -> dict:
 
 def test_services_and_commands() -> None:
     services = load()["services"]
-    assert set(services) == {"redis", "api", "worker"}
+    assert set(services) == {"redis", "s3", "api", "worker"}
     assert services["api"]["command"] == ["python", "-m", "api"]
     assert services["worker"]["command"] == ["python", "-m", "worker"]
     for name in ("api", "worker"):
         assert services[name]["build"] == "."
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["s3"]["condition"] == "service_healthy"
+
+
+def test_storage_is_the_s3_service() -> None:
+    services = load()["services"]
+    assert services["s3"]["image"].startswith("chrislusf/seaweedfs")
+    assert "-s3" in services["s3"]["command"] and "-s3.port=8333" in services["s3"]["command"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["READOUT_STORAGE"].startswith("s3://")
+        assert env["READOUT_S3_ENDPOINT_URL"] == "http://s3:8333"
 
 
 def test_redis_is_durable_and_never_evicts() -> None:

@@ -14,6 +14,8 @@ from shared.audio.decode import decode_to_pcm
 from shared.config import Settings
 from shared.engines.base import EngineError, UnknownVoice
 from shared.engines.polly import PollyEngine
+from shared.store.cache import ChunkCache
+from shared.store.files import DirectoryStorage
 from shared.synthesis import get_or_synthesize
 from tests.polly_stub import ACCESS_KEY, PollyStub, speak_ssml
 from tests.test_herd import chunk_of
@@ -202,17 +204,18 @@ def test_params_identity_and_validation() -> None:
     assert any(v.id == "Joanna" for v in engine.voices())
 
 
-async def test_every_attempt_polly_saw_is_counted_under_throttling(stub: PollyStub, redis_url: str) -> None:
+async def test_every_attempt_polly_saw_is_counted_under_throttling(stub: PollyStub, redis_url: str, tmp_path) -> None:
     """30% throttling through the real client: the stats count exactly the requests Polly got."""
     stub.throttle_rate = 0.3
     engine = make_engine(stub, provider_max_tries=8)
     params = engine.params("Joanna", "neural")
     settings = Settings(lock_ttl_ms=5000, wait_timeout_s=30)
     redis = aioredis.Redis.from_url(redis_url)
+    cache = ChunkCache(DirectoryStorage(tmp_path / "store"))
     texts = [f"Sentence number {i} of the throttled article." for i in range(20)]
     try:
         results = await asyncio.gather(*(
-            get_or_synthesize(redis, engine, chunk_of(text), params, settings=settings)
+            get_or_synthesize(redis, engine, chunk_of(text), params, cache=cache, settings=settings)
             for text in texts for _ in range(3)
         ))
         counters = await stats.read_stats(redis)

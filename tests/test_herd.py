@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import redis as sync_redis
 from redis.asyncio import Redis
@@ -21,6 +22,8 @@ from shared.audio.render import PauseTable, RenderSettings
 from shared.config import Settings
 from shared.engines.base import AudioParams, Speech
 from shared.engines.fake import FakeEngine
+from shared.store.cache import ChunkCache
+from shared.store.files import DirectoryStorage
 from shared.synthesis import ChunkResult, get_or_synthesize
 from shared.text.document import Sentence
 from shared.wakeup import AudioWaker
@@ -57,16 +60,16 @@ class CountingFake(FakeEngine):
 
 
 async def read_article(redis: Redis, engine: FakeEngine, chunks: list[str], settings: Settings,
-                       waker: AudioWaker, go: asyncio.Event) -> list[ChunkResult]:
+                       waker: AudioWaker, go: asyncio.Event, cache: ChunkCache) -> list[ChunkResult]:
     """One caller: wait for the start signal, then ask for every chunk at once."""
     await go.wait()
     params = engine.params()
     return list(await asyncio.gather(*(
-        get_or_synthesize(redis, engine, chunk_of(text), params, settings=settings, waker=waker) for text in chunks
+        get_or_synthesize(redis, engine, chunk_of(text), params, cache=cache, settings=settings, waker=waker) for text in chunks
     )))
 
 
-async def test_fifty_callers_one_process(redis_url: str) -> None:
+async def test_fifty_callers_one_process(redis_url: str, tmp_path: Path) -> None:
     settings = Settings(fake_engine=True, fake_latency_ms=200)
     engine = CountingFake(settings)
     chunks = seven_chunks()
@@ -75,7 +78,8 @@ async def test_fifty_callers_one_process(redis_url: str) -> None:
     await waker.start()
     go = asyncio.Event()
     try:
-        callers = [asyncio.create_task(read_article(redis, engine, chunks, settings, waker, go)) for _ in range(CALLERS)]
+        cache = ChunkCache(DirectoryStorage(tmp_path / "store"))
+        callers = [asyncio.create_task(read_article(redis, engine, chunks, settings, waker, go, cache)) for _ in range(CALLERS)]
         go.set()
         articles = await asyncio.gather(*callers)
         counters = await stats.read_stats(redis)
@@ -106,6 +110,8 @@ from collections import Counter
 from redis.asyncio import Redis
 from shared.config import load_settings
 from shared.engines import get_engine
+from shared.store import open_storage
+from shared.store.cache import ChunkCache
 from shared.synthesis import get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.test_herd import chunk_of
@@ -121,13 +127,14 @@ async def main(url, callers, chunks):
         return await speak(text, params)
     engine.speak = counted
     redis = Redis.from_url(url)
+    cache = ChunkCache(open_storage(settings))
     waker = AudioWaker(redis)
     await waker.start()
     await redis.rpush("test:herd:ready", 1)
     await redis.blpop(["test:herd:go"], timeout=60)  # the barrier: all processes start together
     async def caller():
         return await asyncio.gather(*(
-            get_or_synthesize(redis, engine, chunk_of(text), engine.params(), settings=settings, waker=waker)
+            get_or_synthesize(redis, engine, chunk_of(text), engine.params(), cache=cache, settings=settings, waker=waker)
             for text in chunks
         ))
     articles = await asyncio.gather(*(caller() for _ in range(callers)))
@@ -142,9 +149,10 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), json.loads(sys.stdin.readline())
 """
 
 
-def test_fifty_callers_four_processes(redis_url: str) -> None:
+def test_fifty_callers_four_processes(redis_url: str, tmp_path: Path) -> None:
     chunks = seven_chunks()
-    env = {**os.environ, "READOUT_FAKE_ENGINE": "1", "READOUT_FAKE_LATENCY_MS": "200", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "READOUT_FAKE_ENGINE": "1", "READOUT_FAKE_LATENCY_MS": "200", "PYTHONPATH": str(ROOT),
+           "READOUT_STORAGE": f"file://{tmp_path / 'store'}"}  # one chunk cache shared by the four processes
     shares = [CALLERS // PROCESSES + (i < CALLERS % PROCESSES) for i in range(PROCESSES)]
     children = [
         subprocess.Popen([sys.executable, "-c", _CHILD, redis_url, str(n)], env=env, cwd=ROOT,

@@ -10,6 +10,7 @@ import inspect
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -20,7 +21,8 @@ from shared.engines.base import AudioParams, Engine, EngineError, Speech, VoiceI
 from shared.engines.fake import SAMPLE_RATE, fake_pcm
 from shared.lock import ChunkLock
 from shared.redis_conn import connect
-from shared.store.cache import cache_key, chunk_text
+from shared.store.cache import ChunkCache, cache_key, chunk_text
+from shared.store.files import DirectoryStorage
 from shared.synthesis import Backoff, ChunkWaitTimeout, get_or_synthesize
 from shared.wakeup import AudioWaker
 from tests.conftest import ROOT
@@ -30,6 +32,13 @@ POLL_S = 0.01  # interval of bounded polls of observable state
 
 PARAMS = AudioParams(engine="gated", engine_version="1", voice="v")
 NEVER_POLL = Backoff(initial_s=5.0, factor=1.0, cap_s=5.0)  # waiters can only be woken by a message
+CACHE: ChunkCache  # each test's own chunk cache (a fresh directory), see _fresh_cache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(tmp_path: Path) -> None:
+    global CACHE
+    CACHE = ChunkCache(DirectoryStorage(tmp_path / "store"))
 
 
 class GatedEngine(Engine):
@@ -154,8 +163,8 @@ async def test_held_lock_outlives_its_ttl(redis: Redis) -> None:
 async def test_hit_after_synthesis_and_counters(redis: Redis) -> None:
     engine = GatedEngine()
     engine.gate.set()
-    first = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, settings=settings())
-    second = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, settings=settings())
+    first = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, cache=CACHE, settings=settings())
+    second = await get_or_synthesize(redis, engine, chunk_of("hello"), PARAMS, cache=CACHE, settings=settings())
     assert (first.source, second.source) == ("synthesized", "hit")
     assert first.chunk == second.chunk and first.key == second.key
     assert first.chunk.samples > len(fake_pcm("hello", "fake-a")) // 2  # the unit plus its pause
@@ -170,10 +179,10 @@ async def test_slow_call_keeps_a_second_caller_out(redis: Redis) -> None:
     ttl_ms = 300
     engine = GatedEngine()
     cfg = settings(lock_ttl_ms=ttl_ms)
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, settings=cfg))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, cache=CACHE, settings=cfg))
     await engine.entered.wait()
     token = await redis.get(keys.lock(_key("slow")))
-    second = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, settings=cfg))
+    second = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("slow"), PARAMS, cache=CACHE, settings=cfg))
     await until(stat_is(redis, stats.LOCK_WAITS, 1), "the second caller waits")
 
     loop = asyncio.get_running_loop()
@@ -195,6 +204,7 @@ async def test_holder_crash_lock_expires_and_one_waiter_synthesizes(redis: Redis
     env = {
         **os.environ, "READOUT_FAKE_ENGINE": "1", "READOUT_FAKE_LATENCY_MS": "600000",
         "READOUT_LOCK_TTL_MS": "500", "PYTHONPATH": str(ROOT),
+        "READOUT_STORAGE": f"file://{CACHE.storage.local_path('x').parent}",  # this test's cache directory
     }
     child = await asyncio.create_subprocess_exec(sys.executable, "-c", _HOLDER, redis_url, text, env=env, cwd=ROOT)
     try:
@@ -207,7 +217,7 @@ async def test_holder_crash_lock_expires_and_one_waiter_synthesizes(redis: Redis
 
     cfg = settings(lock_ttl_ms=500)
     results = await asyncio.gather(*(
-        get_or_synthesize(redis, engine, chunk_of(text), engine.params(), settings=cfg, waker=waker) for _ in range(5)
+        get_or_synthesize(redis, engine, chunk_of(text), engine.params(), cache=CACHE, settings=cfg, waker=waker) for _ in range(5)
     ))
     assert sorted(r.source for r in results) == ["synthesized"] + ["waited"] * 4
     assert len({r.audio for r in results}) == 1
@@ -221,13 +231,15 @@ import asyncio, sys
 from redis.asyncio import Redis
 from shared.config import load_settings
 from shared.engines import get_engine
+from shared.store import open_storage
+from shared.store.cache import ChunkCache
 from shared.synthesis import get_or_synthesize
 from tests.test_herd import chunk_of
 
 async def main():
     settings = load_settings()
     engine = get_engine("fake", settings)
-    await get_or_synthesize(Redis.from_url(sys.argv[1]), engine, chunk_of(sys.argv[2]), engine.params(), settings=settings)
+    await get_or_synthesize(Redis.from_url(sys.argv[1]), engine, chunk_of(sys.argv[2]), engine.params(), cache=ChunkCache(open_storage(settings)), settings=settings)
 
 asyncio.run(main())
 """
@@ -236,10 +248,10 @@ asyncio.run(main())
 async def test_holder_failure_releases_at_once_and_a_waiter_retries(redis: Redis, waker: AudioWaker) -> None:
     engine = GatedEngine(fail_calls=frozenset({1}))
     cfg = settings(lock_ttl_ms=600_000)  # a waiter stuck until the TTL would hit the wait timeout instead
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg, waker=waker))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, cache=CACHE, settings=cfg, waker=waker))
     await engine.entered.wait()
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg, waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, cache=CACHE, settings=cfg, waker=waker))
         for _ in range(3)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 3), "three callers wait")
@@ -253,7 +265,7 @@ async def test_holder_failure_releases_at_once_and_a_waiter_retries(redis: Redis
     counters = await stats.read_stats(redis)
     assert counters["provider_errors:gated"] == 1 and counters["provider_calls:gated"] == 1
     assert counters["lock_takeovers"] == 1
-    assert (await get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, settings=cfg)).source == "hit"
+    assert (await get_or_synthesize(redis, engine, chunk_of("flaky"), PARAMS, cache=CACHE, settings=cfg)).source == "hit"
 
 
 async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
@@ -261,7 +273,7 @@ async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
     await redis.set(keys.lock(key), "someone else", px=600_000)
     engine = GatedEngine()
     with pytest.raises(ChunkWaitTimeout, match=key) as raised:
-        await get_or_synthesize(redis, engine, chunk_of("stuck"), PARAMS, settings=settings(wait_timeout_s=0.3))
+        await get_or_synthesize(redis, engine, chunk_of("stuck"), PARAMS, cache=CACHE, settings=settings(wait_timeout_s=0.3))
     assert isinstance(raised.value, TimeoutError) and raised.value.key == key
     assert engine.calls == 0
 
@@ -271,10 +283,10 @@ async def test_waiter_gives_up_with_a_clear_error(redis: Redis) -> None:
 
 async def _herd_of_waiters(redis: Redis, engine: GatedEngine, waker: AudioWaker | None, backoff: Backoff) -> list[str]:
     cfg = settings()
-    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, settings=cfg, waker=waker))
+    holder = asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, cache=CACHE, settings=cfg, waker=waker))
     await engine.entered.wait()
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, settings=cfg, waker=waker, backoff=backoff))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of("wake"), PARAMS, cache=CACHE, settings=cfg, waker=waker, backoff=backoff))
         for _ in range(10)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 10), "ten callers wait")
@@ -315,11 +327,11 @@ async def test_a_dead_listener_only_costs_latency(redis: Redis) -> None:
 async def test_one_subscription_per_process(redis: Redis, waker: AudioWaker) -> None:
     engine = GatedEngine()
     holders = [
-        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, settings=settings(), waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, cache=CACHE, settings=settings(), waker=waker))
         for i in range(20)
     ]
     waiters = [
-        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, settings=settings(), waker=waker))
+        asyncio.create_task(get_or_synthesize(redis, engine, chunk_of(f"text {i}"), PARAMS, cache=CACHE, settings=settings(), waker=waker))
         for i in range(20)
     ]
     await until(stat_is(redis, stats.LOCK_WAITS, 20), "twenty callers wait")

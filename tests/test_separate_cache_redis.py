@@ -1,4 +1,4 @@
-"""At scale the chunk cache lives on its own Redis (READOUT_CACHE_URL): everything still works."""
+"""At scale chunk locks live on their own Redis (READOUT_CACHE_URL), audio in storage: everything still works."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,7 @@ import pytest
 import redis as sync_redis
 
 from shared import keys
+from tests.chunks import chunk_mp3s
 from tests.conftest import RedisServer, free_port
 from tests.stack import Stack
 from tests.test_service_e2e import ESSAY, fresh, submit, wait_done
@@ -14,7 +15,7 @@ from tests.test_service_e2e import ESSAY, fresh, submit, wait_done
 pytestmark = pytest.mark.slow
 
 
-async def test_audio_and_locks_live_on_the_cache_redis(redis_url: str, tmp_path: Path, http) -> None:
+async def test_locks_live_on_the_cache_redis_and_audio_in_storage(redis_url: str, tmp_path: Path, http) -> None:
     cache_server = RedisServer(port=free_port(), dir=tmp_path / "cache", appendonly=False)
     cache_server.dir.mkdir()
     cache_server.start()
@@ -32,13 +33,12 @@ async def test_audio_and_locks_live_on_the_cache_redis(redis_url: str, tmp_path:
             finals.append(await wait_done(http, stack.url, (await submit(http, stack.url, article))["id"]))
         cold = finals[0]
         assert [f["status"] for f in finals] == ["done", "done"]
-        manifest = [k.decode() for k in queue.lrange(keys.job_chunks(cold["id"]), 0, -1)]
-        assert all(cache.exists(keys.audio(k)) for k in manifest)
-        assert not any(queue.exists(keys.audio(k)) for k in manifest)
-        assert not queue.keys(keys.audio("*")) and not queue.keys(keys.lock("*"))
+        assert all(await chunk_mp3s(stack, cold["id"]))  # every chunk in the storage
+        assert not queue.keys(keys.lock("*"))
+        assert cache.get(keys.AUDIO_READY_CHANNEL) is None and not cache.keys("readout:audio:*")
+        assert cache.pubsub_numpat() + len(cache.pubsub_channels()) >= 1  # wake-ups go through the cache Redis
         async with http.get(stack.url + cold["audio_url"]) as resp:
-            body = await resp.read()
-        assert body == b"".join(cache.get(keys.audio(k)) for k in manifest)
+            assert resp.status == 200 and (await resp.read())[:3] == b"ID3"
         assert finals[0]["cache"]["misses"] == finals[1]["cache"]["hits"] == finals[1]["chunks"]["total"]
     finally:
         stack.stop()

@@ -1,5 +1,5 @@
 """The web page in a real browser (Debian's Chromium, headless, driven by Playwright), against
-real API and worker processes with API keys on; and the `access_token` query parameter."""
+real API and worker processes with API keys on; and the signed links the page plays (no key in a URL)."""
 from __future__ import annotations
 
 import shutil
@@ -100,7 +100,8 @@ async def test_submit_an_essay_listen_and_download(stack: Stack, page: Page, tmp
 
     # Download link and the job's stats.
     href = await page.get_attribute("#download", "href")
-    assert href is not None and href.startswith(f"/v1/jobs/{job_id}/audio?access_token=")
+    assert href is not None and href.startswith(f"/v1/jobs/{job_id}/audio?expires=") and "&sig=" in href
+    assert KEY not in href
     assert await page.is_visible("#download")
     assert await page.text_content("#stat-chunks") == str(status["chunks"]["total"])
     assert await page.text_content("#stat-hits") == str(status["cache"]["hits"])
@@ -133,8 +134,8 @@ async def test_docs_page_renders_every_operation(stack: Stack, page: Page) -> No
     await page.screenshot(path=str(ARTIFACTS / "docs-page.png"))
 
 
-async def test_access_token_only_on_audio_and_events(stack: Stack) -> None:
-    """Browsers' <audio> and EventSource cannot send headers: GET audio/events take ?access_token."""
+async def test_signed_links_play_without_a_key_and_access_token_is_gone(stack: Stack) -> None:
+    """Browsers' <audio> and EventSource cannot send headers: they use the status JSON's signed links."""
     token = {"access_token": KEY}
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{stack.url}/v1/jobs", json={"text": fresh("Token test. Short."), "engine": "fake"},
@@ -143,14 +144,15 @@ async def test_access_token_only_on_audio_and_events(stack: Stack) -> None:
             job = await resp.json()
         async with aiohttp.ClientSession(headers=BEARER) as keyed:
             await wait_done(keyed, stack.url, job["id"])
-        async with http.get(stack.url + job["events_url"], params=token) as resp:
+        async with http.get(stack.url + job["events_url"]) as resp:
             assert resp.status == 200
             assert "event: done" in (await resp.text()).replace("\r\n", "\n")
-        async with http.get(stack.url + job["audio_url"], params=token) as resp:
+        async with http.get(stack.url + job["audio_url"]) as resp:
             assert resp.status == 200
             assert len(await resp.read()) == int(resp.headers["Content-Length"]) > 0
-        async with http.get(stack.url + job["audio_url"], params={"access_token": "wrong"}) as resp:
-            assert resp.status == 401
+        for path in (f"/v1/jobs/{job['id']}/audio", f"/v1/jobs/{job['id']}/events"):
+            async with http.get(stack.url + path, params=token) as resp:
+                assert resp.status == 401, path  # the key in a URL is refused everywhere
         for method, path in (("GET", job["status_url"]), ("DELETE", job["status_url"]), ("POST", "/v1/jobs")):
             async with http.request(method, stack.url + path, params=token, json={"text": "x"}) as resp:
                 assert resp.status == 401, (method, path)

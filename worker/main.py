@@ -16,9 +16,12 @@ from shared.config import load_settings
 from shared.engines import close_engines, get_engine
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
+from shared.store import open_storage
+from shared.store.cache import ChunkCache
+from shared.store.retention import sweep_forever
 from shared.wakeup import AudioWaker
 from worker import liveness
-from worker.tasks import Runtime, article_job, chunk_job
+from worker.tasks import Runtime, article_job, chunk_job, finish_article
 
 log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
@@ -39,17 +42,23 @@ async def startup(ctx: dict[str, Any]) -> None:
     waker = AudioWaker(cache_redis)
     await waker.start()
     worker_id = uuid.uuid4().hex
-    ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
+    storage = open_storage(SETTINGS)
+    ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, storage=storage,
+                        cache=ChunkCache(storage), waker=waker, worker_id=worker_id)
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
+    ctx["sweeper"] = asyncio.create_task(sweep_forever(storage, redis, SETTINGS))
     await get_engine(SETTINGS.default_engine, SETTINGS).warm()  # model load before the first job
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
+    ctx["sweeper"].cancel()
+    await asyncio.wait({ctx["sweeper"]})
     await liveness.stop(ctx["heartbeat"], rt.redis, rt.worker_id)
     await stats.flush()
     await rt.waker.close()
     await close_engines()
+    await rt.storage.close()
     if rt.cache_redis is not rt.redis:
         await rt.cache_redis.aclose()
     await rt.redis.aclose()
@@ -75,6 +84,8 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
         func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
+        func(finish_article, name="finish_article", timeout=SETTINGS.finish_timeout_s + SETTINGS.store_fail_after_s + 60,
+             max_tries=ARQ_MAX_TRIES, keep_result=60),
     ]
     redis_settings = arq_redis_settings(REDIS_URL)
     on_startup = startup

@@ -1,8 +1,8 @@
 // Readout web page: submit an article, follow its progress, listen while it is synthesized.
 //
 // Progress comes from the job's server-sent events, read with fetch() so the API key can go
-// in an Authorization header. The <audio> element cannot send headers, so when a key is set
-// its URL carries it as ?access_token= (accepted by the API only on GET audio and events).
+// in an Authorization header. The <audio> element cannot send headers: it plays the signed
+// audio_url of the job's status (no key in any URL).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -23,11 +23,6 @@ const state = {
 
 function authHeaders() {
   return state.apiKey ? { Authorization: `Bearer ${state.apiKey}` } : {};
-}
-
-function withToken(url) {
-  if (!state.apiKey) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(state.apiKey)}`;
 }
 
 async function errorText(resp) {
@@ -204,7 +199,7 @@ function ensureFiniteDuration(audioUrl) {
     if (at > 0) player.currentTime = at;
     if (playing) player.play().catch(() => {});
   }, { once: true });
-  player.src = withToken(audioUrl);
+  player.src = audioUrl;
   player.load();
 }
 
@@ -216,7 +211,7 @@ function finish(type, status) {
   if (type === "done") {
     $("progress-label").textContent = `All ${status.chunks.total} chunks synthesized`;
     const link = $("download");
-    link.href = withToken(status.audio_url);
+    link.href = status.audio_url;
     link.hidden = false;
     ensureFiniteDuration(status.audio_url);
   } else {
@@ -326,7 +321,7 @@ async function submit(ev) {
   $("job-id").textContent = `job ${job.id}`;
   render({ status: "queued", chunks: { total: null, done: 0 } });
   const player = $("player");
-  player.src = withToken(job.audio_url); // streams: plays from chunk 0 while the rest is made
+  player.src = job.audio_url; // streams: plays from chunk 0 while the rest is made
   player.play().catch(() => {}); // autoplay may be refused; the controls stay usable
   await follow(job);
 }

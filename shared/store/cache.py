@@ -20,25 +20,25 @@ decides the pause after each; it is hashed as is (no Unicode normalisation, no w
 folding), so two chunks that differ in any code point or boundary are two cache entries.
 Bump `KEY_VERSION` when the recipe or the audio produced for the same inputs changes.
 
-The MP3 lives at `keys.audio(key)` (what the API streams) and the whole `RenderedChunk`
-(`to_bytes`: timings, PCM and MP3) at `keys.chunk(key)`, both with a TTL
-(`READOUT_CACHE_TTL`), written in one transaction; a chunk counts as cached only when both
-are there. At scale this belongs on its own Redis (`READOUT_CACHE_URL`) with
-`maxmemory-policy allkeys-lru`, while the queue's Redis keeps `noeviction`.
+Each chunk is one object, `chunks/<key>`, in the configured storage (a directory or S3):
+a `RenderedChunk` (MP3 frames, PCM, per-sentence timings) in its `to_bytes` form, so a warm
+chunk is one object read. `mp3(key)` reads only the MP3 part (a range read of the head, and
+one more only for a long chunk), for streaming. Redis holds no audio; it keeps the locks.
+Retention is `shared.store.retention` (age and LRU size cap on a directory, a bucket
+lifecycle rule on S3); a chunk that left the cache is synthesised again by whoever needs it.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import struct
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
-from shared import keys
 from shared.audio.render import RenderSettings
-from shared.audio.rendered import RenderedChunk
+from shared.audio.rendered import _HEADER, RenderedChunk
 from shared.engines.base import AudioParams
+from shared.store.storage import NotFound, Storage
 from shared.text.document import Sentence
 
 KEY_VERSION = 2
@@ -58,28 +58,53 @@ def cache_key(text: str, params: AudioParams, render: RenderSettings | None = No
     return f"v{KEY_VERSION}-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class ChunkCache:
-    """Rendered chunks by cache key, on the cache Redis."""
+_HEAD_READ = 64 * 1024  # one range read covers the header and a short chunk's MP3
 
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
-        self.redis = redis
-        self.ttl_s = ttl_s
+
+def object_key(key: str) -> str:
+    """Where a chunk lives in the storage."""
+    return f"chunks/{key}"
+
+
+class ChunkCache:
+    """RenderedChunk by cache key, one object each in `storage`."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     async def get(self, key: str) -> RenderedChunk | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(keys.chunk(key))
-            pipe.exists(keys.audio(key))
-            blob, has_mp3 = await pipe.execute()
-        return RenderedChunk.from_bytes(blob) if blob is not None and has_mp3 else None
+        blob = await self.storage.get(object_key(key), touch=True)
+        if blob is None:
+            return None
+        try:
+            return RenderedChunk.from_bytes(blob)
+        except (ValueError, KeyError, IndexError, TypeError, struct.error):  # damaged: a miss, made again
+            return None
 
     async def mp3(self, key: str) -> bytes | None:
-        return await self.redis.get(keys.audio(key))
+        """Only the chunk's MP3 frames (what streams), without reading its PCM."""
+        name = object_key(key)
+        try:
+            head = await self.storage.get_range(name, 0, _HEAD_READ - 1)
+        except NotFound:
+            return None
+        if len(head) < _HEADER.size:
+            return None
+        n_header, n_mp3, _ = _HEADER.unpack_from(head)
+        start = _HEADER.size + n_header
+        mp3 = head[start:start + n_mp3]
+        if len(mp3) < n_mp3:
+            try:
+                mp3 += await self.storage.get_range(name, start + len(mp3), start + n_mp3 - 1)
+            except NotFound:
+                return None
+        return mp3 if len(mp3) == n_mp3 else None
 
     async def put(self, key: str, chunk: RenderedChunk) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.audio(key), chunk.mp3, ex=self.ttl_s)
-            pipe.set(keys.chunk(key), chunk.to_bytes(), ex=self.ttl_s)
-            await pipe.execute()
+        await self.storage.put(object_key(key), chunk.to_bytes())
 
     async def exists(self, key: str) -> bool:
-        return await self.redis.exists(keys.audio(key), keys.chunk(key)) == 2
+        return await self.storage.exists(object_key(key))
+
+    async def delete(self, key: str) -> None:
+        await self.storage.delete(object_key(key))
