@@ -10,7 +10,7 @@ from api.limits import LIMITS
 from api.submit import parse_submission
 from shared import jobs
 from shared.config import Settings
-from shared.engines import UnknownEngine, UnknownVoice, get_engine
+from shared.engines import EngineUnavailable, UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
 
 routes = web.RouteTableDef()
@@ -20,6 +20,8 @@ def resolve_voice(settings: Settings, engine_name: str | None, voice: str | None
     name = engine_name or settings.default_engine
     try:
         engine = get_engine(name, settings)
+    except EngineUnavailable as exc:
+        raise ApiError(422, "engine_unavailable", f"engine {name!r} is not available here: {exc.reason}") from exc
     except UnknownEngine as exc:
         raise ApiError(422, "unknown_engine", f"unknown engine {name!r}; see GET /v1/engines") from exc
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any, ClassVar
 
@@ -10,13 +11,14 @@ from arq.worker import Function
 
 from shared import stats
 from shared.config import load_settings
-from shared.engines import close_engines, get_engine
+from shared.engines import EngineUnavailable, close_engines, get_engine, mark_unavailable
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
 from shared.wakeup import AudioWaker
 from worker import liveness
 from worker.tasks import Runtime, article_job, chunk_job
 
+log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
 # ARQ's own timeout is only a backstop: worker.tasks enforces chunk_timeout_s and retries.
@@ -32,7 +34,20 @@ async def startup(ctx: dict[str, Any]) -> None:
     worker_id = uuid.uuid4().hex
     ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
-    await get_engine(SETTINGS.default_engine, SETTINGS).warm()  # model load before the first job
+    await warm_default_engine()
+
+
+async def warm_default_engine() -> None:
+    """Load the default engine's model before the first job. If it cannot run here the worker
+    says so and keeps serving the other engines; its jobs fail with the reason."""
+    name = SETTINGS.default_engine
+    try:
+        await get_engine(name, SETTINGS).warm()
+    except EngineUnavailable as exc:
+        log.warning("default engine unavailable", extra={"engine": name, "reason": exc.reason})
+    except Exception as exc:  # a model that fails to load takes its engine, not the worker, down
+        mark_unavailable(name, f"failed to load: {exc}")
+        log.warning("default engine unavailable", extra={"engine": name, "reason": str(exc)})
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
