@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 from tqdm import tqdm
 
+from api import serve
+
 CONTENT_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".html": "text/html", ".htm": "text/html"}
 
 
@@ -158,11 +160,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("job_id")
     d.add_argument("-o", "--output", required=True)
     sub.add_parser("stats")
+    serve.add_arguments(sub.add_parser("serve", help="run Redis, the API and the workers on this machine"))
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(run(parser().parse_args(argv)))
+    args = parser().parse_args(argv)
+    if args.command == "serve":  # the supervisor of Redis, the API and the workers (api/serve.py)
+        raise SystemExit(serve.run(args))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

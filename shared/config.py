@@ -74,6 +74,7 @@ class Settings:
     chunk_max_chars: int = 3000  # READOUT_CHUNK_MAX (capped by the engine's max_chars)
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
     # Workers and locks
+    workers: int = 0  # READOUT_WORKERS (`readout serve`); 0 = cores // the default engine's threads
     worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
     chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
@@ -125,6 +126,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_target_chars=_int(env, "READOUT_CHUNK_TARGET", 2500),
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
+        workers=_int(env, "READOUT_WORKERS", 0),
         worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),

@@ -27,6 +27,7 @@ __all__ = [
     "close_engines",
     "engine_names",
     "engine_status",
+    "engine_threads",
     "get_engine",
     "mark_unavailable",
 ]
@@ -124,6 +125,15 @@ def get_engine(name: str, settings: Settings) -> Engine:
     if problem is not None:
         raise EngineUnavailable(name, problem)
     return _engines[name]
+
+
+def engine_threads(name: str, settings: Settings) -> int:
+    """CPU threads one worker keeps busy with this engine: Piper's fixed onnxruntime threads
+    per synthesis process; 1 (the worker's own event loop) for every other engine."""
+    if name == "piper":
+        from shared.engines.piper import _ONNX_THREADS  # fixed for determinism, see piper.py
+        return _ONNX_THREADS * max(1, settings.piper_processes)
+    return 1
 
 
 def mark_unavailable(name: str, reason: str) -> None:
