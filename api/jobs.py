@@ -8,7 +8,7 @@ from api.context import ctx, job_urls, owned_job
 from api.errors import ApiError
 from api.limits import LIMITS
 from api.submit import parse_submission
-from shared import jobs
+from shared import jobs, queue_order
 from shared.config import Settings
 from shared.engines import EngineUnavailable, UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
@@ -40,7 +40,7 @@ async def submit_job(request: web.Request, *, text: str, engine_name: str | None
     job_id = jobs.new_job_id()
     await jobs.create_job(c.redis, job_id=job_id, owner=owner, engine=engine.name, voice=params.voice,
                           variant=params.variant, text=text)
-    await c.queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id))
+    await queue_order.enqueue_article(c.queue, job_id)  # ahead of other jobs' waiting chunks
     return job_id
 
 

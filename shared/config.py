@@ -75,7 +75,8 @@ class Settings:
     first_chunk_chars: int = 400  # READOUT_FIRST_CHUNK_CHARS; 0 disables the short first chunk
     # Workers and locks
     workers: int = 0  # READOUT_WORKERS (`readout serve`); 0 = cores // the default engine's threads
-    worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
+    worker_concurrency: int = 0  # READOUT_WORKER_CONCURRENCY; 0 = the default engine's slots (Piper 1), else 4
+    job_window: int = 16  # READOUT_JOB_WINDOW: chunks of one job enqueued and not landed; 0 = all at once
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
     chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
     chunk_max_tries: int = 8  # READOUT_CHUNK_MAX_TRIES (tries of one chunk job before the job fails)
@@ -127,7 +128,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_max_chars=_int(env, "READOUT_CHUNK_MAX", 3000),
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
         workers=_int(env, "READOUT_WORKERS", 0),
-        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
+        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 0),
+        job_window=_int(env, "READOUT_JOB_WINDOW", 16),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
         chunk_max_tries=_int(env, "READOUT_CHUNK_MAX_TRIES", 8),

@@ -2,25 +2,39 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any, ClassVar
 
 from arq import func
 from arq.worker import Function
+from redis.exceptions import RedisError
 
-from shared import stats
+from shared import queue_order, stats
 from shared.config import load_settings
-from shared.engines import EngineUnavailable, close_engines, get_engine, mark_unavailable
+from shared.engines import EngineUnavailable, close_engines, get_engine, local_slots, mark_unavailable
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
 from shared.wakeup import AudioWaker
 from worker import liveness
-from worker.tasks import Runtime, article_job, chunk_job
+from worker.tasks import Runtime, after_chunk_job, article_job, chunk_job, sweep_windows
 
 log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
+NETWORK_CONCURRENCY = 4  # jobs at once per worker when the default engine is a network one
+
+
+def worker_concurrency() -> int:
+    """READOUT_WORKER_CONCURRENCY, else what the default engine can really run at once: a local
+    engine's slots (Piper: 1 per synthesis process), so no chunk waits inside a worker, where
+    the queue's fair order cannot reach it; 4 for a network engine."""
+    if SETTINGS.worker_concurrency > 0:
+        return SETTINGS.worker_concurrency
+    return local_slots(SETTINGS.default_engine, SETTINGS) or NETWORK_CONCURRENCY
+
+
 # ARQ's own timeout is only a backstop: worker.tasks enforces chunk_timeout_s and retries.
 JOB_TIMEOUT_S = SETTINGS.chunk_timeout_s + 30
 
@@ -34,6 +48,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     worker_id = uuid.uuid4().hex
     ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
+    ctx["sweeper"] = asyncio.create_task(window_sweep_loop(ctx))
     await warm_default_engine()
 
 
@@ -50,8 +65,21 @@ async def warm_default_engine() -> None:
         log.warning("default engine unavailable", extra={"engine": name, "reason": str(exc)})
 
 
+async def window_sweep_loop(ctx: dict[str, Any]) -> None:
+    """The fair-queue windows' safety net (worker.tasks.sweep_windows); survives Redis trouble."""
+    while True:
+        await asyncio.sleep(queue_order.SWEEP_S)
+        try:
+            await sweep_windows(ctx)
+        except (RedisError, OSError) as exc:
+            log.warning("window sweep failed", extra={"error": str(exc)})
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
+    ctx["sweeper"].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ctx["sweeper"]
     await liveness.stop(ctx["heartbeat"], rt.redis, rt.worker_id)
     await stats.flush()
     await rt.waker.close()
@@ -71,6 +99,14 @@ async def job_ended(ctx: dict[str, Any]) -> None:
     await liveness.mark_finished(rt.redis, ctx["job_id"], rt.worker_id)
 
 
+async def after_job_ended(ctx: dict[str, Any]) -> None:
+    """The job has left ARQ's queue: release the next chunk of its job's window."""
+    try:
+        await after_chunk_job(ctx)
+    except (RedisError, OSError) as exc:  # the sweep releases it instead
+        log.warning("window release failed", extra={"error": str(exc)})
+
+
 class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=SETTINGS.chunk_max_tries + 1, keep_result=60),
@@ -81,7 +117,8 @@ class WorkerSettings:
     on_shutdown = shutdown
     on_job_start = job_started
     on_job_end = job_ended
-    max_jobs = SETTINGS.worker_concurrency
+    after_job_end = after_job_ended
+    max_jobs = worker_concurrency()
     poll_delay = SETTINGS.poll_delay_s
     job_timeout = JOB_TIMEOUT_S
     health_check_interval = 5

@@ -29,6 +29,7 @@ __all__ = [
     "engine_status",
     "engine_threads",
     "get_engine",
+    "local_slots",
     "mark_unavailable",
 ]
 
@@ -134,6 +135,16 @@ def engine_threads(name: str, settings: Settings) -> int:
         from shared.engines.piper import _ONNX_THREADS  # fixed for determinism, see piper.py
         return _ONNX_THREADS * max(1, settings.piper_processes)
     return 1
+
+
+def local_slots(name: str, settings: Settings) -> int | None:
+    """Chunks one worker can synthesize at once with this local (CPU) engine; None for a
+    network engine, whose calls mostly wait and overlap freely."""
+    if name == "piper":
+        return max(1, settings.piper_processes)
+    if name == "espeak":
+        return 1
+    return None
 
 
 def mark_unavailable(name: str, reason: str) -> None:
