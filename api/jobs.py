@@ -40,7 +40,7 @@ async def submit_job(request: web.Request, *, text: str, engine_name: str | None
     job_id = jobs.new_job_id()
     await jobs.create_job(c.redis, job_id=job_id, owner=owner, engine=engine.name, voice=params.voice,
                           variant=params.variant, text=text)
-    await queue_order.enqueue_article(c.queue, job_id)  # ahead of other jobs' waiting chunks
+    await queue_order.enqueue_article(c.queue, job_id, fair=c.settings.job_window > 0)
     return job_id
 
 

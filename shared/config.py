@@ -76,7 +76,7 @@ class Settings:
     # Workers and locks
     workers: int = 0  # READOUT_WORKERS (`readout serve`); 0 = cores // the default engine's threads
     worker_concurrency: int = 0  # READOUT_WORKER_CONCURRENCY; 0 = the default engine's slots (Piper 1), else 4
-    job_window: int = 16  # READOUT_JOB_WINDOW: chunks of one job enqueued and not landed; 0 = all at once
+    job_window: int = 16  # READOUT_JOB_WINDOW: a job's chunk jobs in the queue at once; 0 = FIFO, all at once
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
     chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
     chunk_max_tries: int = 8  # READOUT_CHUNK_MAX_TRIES (tries of one chunk job before the job fails)

@@ -9,8 +9,8 @@ instead of queued behind each other:
   one free worker slot, not for other jobs' backlogs.
 - **Window.** At most `READOUT_JOB_WINDOW` of a job's chunk jobs are in the queue at once
   (waiting or running); as each finishes, the next is released, scored now, so it queues
-  behind what other jobs released before it (round robin). 0 turns the window off: every
-  chunk is enqueued at once, first come first served.
+  behind what other jobs released before it (round robin). 0 turns both rules off: every
+  chunk is enqueued at once and the queue is first come, first served.
 
 A release is one Lua script: it counts the job's chunk jobs still in the queue and enqueues
 the next ones (the same two writes as ARQ's own `enqueue_job`, payloads serialized by ARQ),
@@ -39,10 +39,11 @@ def first_chunk_score_time() -> datetime:
     return datetime.now(UTC) - timedelta(milliseconds=FIRST_CHUNK_AHEAD_MS)
 
 
-async def enqueue_article(queue: ArqRedis, job_id: str) -> None:
-    """Enqueue a job's article job (chunk 0 and the fan-out) ahead of every waiting chunk job."""
-    await queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id),
-                            _defer_until=first_chunk_score_time())
+async def enqueue_article(queue: ArqRedis, job_id: str, *, fair: bool = True) -> None:
+    """Enqueue a job's article job (chunk 0 and the fan-out): ahead of every waiting chunk job
+    when `fair`, else at the back (READOUT_JOB_WINDOW=0: first come, first served)."""
+    ahead = first_chunk_score_time() if fair else None
+    await queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id), _defer_until=ahead)
 
 
 _OPEN = """
