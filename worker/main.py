@@ -12,7 +12,7 @@ from arq.worker import Function
 from redis.exceptions import RedisError
 
 from shared import queue_order, stats
-from shared.config import load_settings
+from shared.config import NETWORK_WORKER_CONCURRENCY, load_settings
 from shared.engines import EngineUnavailable, close_engines, get_engine, local_slots, mark_unavailable
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
@@ -23,7 +23,6 @@ from worker.tasks import Runtime, after_chunk_job, article_job, chunk_job, sweep
 log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
-NETWORK_CONCURRENCY = 4  # jobs at once per worker when the default engine is a network one
 
 
 def worker_concurrency() -> int:
@@ -32,7 +31,7 @@ def worker_concurrency() -> int:
     the queue's fair order cannot reach it; 4 for a network engine."""
     if SETTINGS.worker_concurrency > 0:
         return SETTINGS.worker_concurrency
-    return local_slots(SETTINGS.default_engine, SETTINGS) or NETWORK_CONCURRENCY
+    return local_slots(SETTINGS.default_engine, SETTINGS) or NETWORK_WORKER_CONCURRENCY
 
 
 # ARQ's own timeout is only a backstop: worker.tasks enforces chunk_timeout_s and retries.
@@ -47,9 +46,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     await waker.start()
     worker_id = uuid.uuid4().hex
     ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, waker=waker, worker_id=worker_id)
+    await warm_default_engine()  # before the first heartbeat: /readyz counts workers that can speak at once
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
     ctx["sweeper"] = asyncio.create_task(window_sweep_loop(ctx))
-    await warm_default_engine()
 
 
 async def warm_default_engine() -> None:
