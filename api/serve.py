@@ -140,7 +140,11 @@ class Supervisor:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.start_redis()
+            try:
+                self.start_redis()
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                self.say(f"cannot start the embedded Redis: {exc}")
+                return 1
             env = self.env()
             for child in self.children:
                 child.start(env)

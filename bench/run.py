@@ -159,7 +159,7 @@ async def warm(r: Results, http: aiohttp.ClientSession, stack: Stack, baselines:
     """The last herd's article: warm in our cache; one cold request warms the baseline's.
 
     The designs take turns, request by request: the baseline's time swings by 2x with the
-    machine's state (68-173 ms in one hour here) while ours stays at a few ms, so measuring
+    machine's state (68-173 ms within fifteen minutes here) while ours stays at a few ms, so measuring
     all of one design and then all of the other let a change of load between the two
     blocks move the ratio by itself (it read 17-18x once, 21-28x in other runs).
     """
