@@ -86,7 +86,8 @@ def convert(url: str) -> dict:
     return job
 
 
-def test_serve_restarts_a_dead_worker_and_stops_cleanly(serve) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_restarts_a_dead_worker_and_stops_cleanly(serve, stop_signal: signal.Signals) -> None:
     proc, url, data = serve
     wait_for(lambda: ready_workers(url) == 2, "/readyz with 2 workers")
     supervisor = psutil.Process(proc.pid)
@@ -105,7 +106,7 @@ def test_serve_restarts_a_dead_worker_and_stops_cleanly(serve) -> None:
     convert(url)  # the service still works end to end
     assert (data / "logs" / "api.log").stat().st_size > 0 and (data / "logs" / "worker-2.log").stat().st_size > 0
 
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     assert proc.wait(timeout=30) == 0
     out = proc.stdout.read().decode()
     assert f"open {url}/" in out and "worker-1 exited" in out
