@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import load_settings
-from shared.engines import KNOWN_ENGINES, EngineUnavailable, UnknownEngine, engine_status, get_engine
+from shared.engines import KNOWN_ENGINES, EngineUnavailable, UnknownEngine, close_engines, engine_status, get_engine
 from tests.bare_path import bare_path
 from tests.conftest import free_port
 from tests.stack import Stack, get_json, until
@@ -86,7 +86,7 @@ def test_registry_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PATH", bare_path(tmp_path / "bin"))
     settings = load_settings({"READOUT_DEFAULT_ENGINE": "espeak"})
     statuses = engine_status(settings)
-    assert [s.name for s in statuses][0] == "espeak"
+    assert statuses[0].name == "espeak"
     espeak = next(s for s in statuses if s.name == "espeak")
     assert not espeak.available and "espeak-ng" in espeak.reason
     with pytest.raises(EngineUnavailable) as caught:
@@ -94,3 +94,20 @@ def test_registry_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert caught.value.code == "engine_unavailable" and not caught.value.retryable
     with pytest.raises(UnknownEngine):
         get_engine("nope", settings)
+
+
+@pytest.mark.parametrize("config", ['{"audio": {}}', "not json", None])
+async def test_a_broken_piper_voice_is_unavailable_not_a_crash(tmp_path: Path, config: str | None) -> None:
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"not a model")
+    if config is not None:
+        Path(f"{model}.json").write_text(config)
+    settings = load_settings({"READOUT_PIPER_VOICE": str(model)})
+    await close_engines()  # forget what earlier tests in this process built
+    try:
+        piper = next(s for s in engine_status(settings) if s.name == "piper")
+        assert not piper.available and piper.reason
+        with pytest.raises(EngineUnavailable):
+            get_engine("piper", settings)
+    finally:
+        await close_engines()

@@ -96,8 +96,8 @@ def _problem(name: str, settings: Settings) -> str | None:
     if problem is None and name not in _engines:
         try:
             _engines[name] = _build(name, settings)
-        except (OSError, ImportError, ValueError, RuntimeError) as exc:  # a missing file, package or bad setting
-            problem = _problems[name] = str(exc) or type(exc).__name__
+        except Exception as exc:  # a missing file or package, a bad setting, a broken voice: not offered
+            problem = _problems[name] = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
     return problem
 
 
@@ -154,6 +154,8 @@ def mark_unavailable(name: str, reason: str) -> None:
 
 
 async def close_engines() -> None:
+    """Close every engine and forget what this process learnt about them."""
     for engine in list(_engines.values()):
         await engine.close()
     _engines.clear()
+    _problems.clear()
