@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -20,12 +21,13 @@ from api.openapi import setup_pages
 from api.stats import cluster_stats
 from api.submit import cleaner
 from shared.config import Settings
-from shared.engines import close_engines, engine_names, get_engine
+from shared.engines import close_engines, engine_names, engine_status, get_engine, mark_unavailable
 from shared.liveness import live_workers
 from shared.redis_conn import api_queue, connect_api, connect_listener
 from shared.store import open_storage
 from shared.store.cache import ChunkCache
 
+log = logging.getLogger("readout.api")
 routes = web.RouteTableDef()
 
 
@@ -49,17 +51,21 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/v1/engines")
 async def engines_list(request: web.Request) -> web.Response:
+    """Every known engine; one that cannot run here has `"available": false` and the reason."""
     settings = ctx(request).settings
     body = []
-    for name in engine_names(settings):
-        engine = get_engine(name, settings)
-        body.append({
-            "name": name,
-            "default": name == settings.default_engine,
-            "max_chars": min(engine.max_chars, settings.chunk_max_chars),
-            "default_voice": engine.default_voice(),
-            "voices": [{"id": v.id, "name": v.name, "language": v.language} for v in engine.voices()],
-        })
+    for status in engine_status(settings):
+        entry = {"name": status.name, "available": status.available, "reason": status.reason or None,
+                 "default": status.name == settings.default_engine,
+                 "max_chars": 0, "default_voice": "", "voices": []}
+        if status.available:
+            engine = get_engine(status.name, settings)
+            entry.update({
+                "max_chars": min(engine.max_chars, settings.chunk_max_chars),
+                "default_voice": engine.default_voice(),
+                "voices": [{"id": v.id, "name": v.name, "language": v.language} for v in engine.voices()],
+            })
+        body.append(entry)
     return web.json_response({"engines": body})
 
 
@@ -83,10 +89,21 @@ async def _startup(app: web.Application) -> None:
                           links=LinkSigner(load_secret(settings), settings.link_ttl_s))
     app[LIMITS] = Limits(redis, settings)
     cleaner(settings)  # cleaner processes start now, not on the first submission
-    # Resolve every engine's default voice once, off the loop (Piper hashes its model file).
+    await _resolve_engines(settings)
+
+
+async def _resolve_engines(settings: Settings) -> None:
+    """Resolve each usable engine's default voice once, off the loop (Piper hashes its model,
+    espeak lists its voices); one that fails is taken out of service, never the API down."""
+    for status in engine_status(settings):
+        if not status.available:
+            log.info("engine unavailable", extra={"engine": status.name, "reason": status.reason})
     for name in engine_names(settings):
-        engine = get_engine(name, settings)
-        await asyncio.to_thread(engine.params, None, None)
+        try:
+            await asyncio.to_thread(get_engine(name, settings).params, None, None)
+        except Exception as exc:  # whatever breaks an engine here must not stop the API
+            mark_unavailable(name, f"failed to start: {exc}")
+            log.warning("engine unavailable", extra={"engine": name, "reason": str(exc)})
 
 
 async def _cleanup(app: web.Application) -> None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from api import serve
 from api.cli_client import (
     EXIT_DONE,
     EXIT_FAILED,
@@ -427,9 +428,11 @@ def parser() -> argparse.ArgumentParser:
     j.add_argument("--limit", type=_positive, default=20, help="jobs per page (default 20)")
     j.add_argument("--cursor", help="the next_cursor of the previous page")
     add("stats", stats, "cluster-wide counters and what the cache saved")
-    # `readout serve` (api/serve.py) goes here: its subparser with set_defaults(run=serve.run), where
-    # `run(args) -> int` is the exit code (no API client needed), e.g.
-    #   s = sub.add_parser("serve", help=...); serve.add_arguments(s); s.set_defaults(run=serve.run)
+    s = sub.add_parser("serve", help="run Redis, the API and the workers on this machine",
+                       description="Run the whole service on this machine: the embedded Redis (unless REDIS_URL "
+                                   "is set), the API and the workers, until Ctrl-C or SIGTERM.")
+    serve.add_arguments(s)
+    s.set_defaults(run=serve.run)
     return p
 
 

@@ -8,9 +8,9 @@ from api.context import ctx, job_urls, owned_job
 from api.errors import ApiError
 from api.limits import LIMITS
 from api.submit import parse_submission
-from shared import jobs
+from shared import jobs, queue_order
 from shared.config import Settings
-from shared.engines import UnknownEngine, UnknownVoice, get_engine
+from shared.engines import EngineUnavailable, UnknownEngine, UnknownVoice, get_engine
 from shared.engines.base import AudioParams, Engine
 from shared.store.finished import delete_finished
 from shared.text import Document
@@ -22,6 +22,8 @@ def resolve_voice(settings: Settings, engine_name: str | None, voice: str | None
     name = engine_name or settings.default_engine
     try:
         engine = get_engine(name, settings)
+    except EngineUnavailable as exc:
+        raise ApiError(422, "engine_unavailable", f"engine {name!r} is not available here: {exc.reason}") from exc
     except UnknownEngine as exc:
         raise ApiError(422, "unknown_engine", f"unknown engine {name!r}; see GET /v1/engines") from exc
     try:
@@ -44,7 +46,7 @@ async def submit_job(request: web.Request, *, document: Document | None, engine_
     job_id = jobs.new_job_id()
     await jobs.create_job(c.redis, job_id=job_id, owner=owner, engine=engine.name, voice=params.voice,
                           variant=params.variant, document=document, speed=speed, source_url=source_url)
-    await c.queue.enqueue_job("article_job", job_id, _job_id=jobs.article_job_id(job_id))
+    await queue_order.enqueue_article(c.queue, job_id, fair=c.settings.job_window > 0)
     return job_id
 
 

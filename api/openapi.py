@@ -128,9 +128,11 @@ SCHEMAS: dict[str, Schema] = {
     "Engines": {
         "type": "object", "required": ["engines"],
         "properties": {"engines": {"type": "array", "items": {
-            "type": "object", "required": ["name", "default", "max_chars", "default_voice", "voices"],
+            "type": "object", "required": ["name", "available", "reason", "default", "max_chars", "default_voice", "voices"],
             "properties": {
                 "name": _STR, "default": {"type": "boolean"},
+                "available": {"type": "boolean", "description": "False when the engine cannot run here (no voices then)."},
+                "reason": {"type": ["string", "null"], "description": "Why it is unavailable; null when available."},
                 "max_chars": {**_INT, "description": "Largest chunk sent to this engine."},
                 "default_voice": _STR,
                 "voices": {"type": "array", "items": {"type": "object", "required": ["id", "name", "language"],
@@ -228,8 +230,9 @@ PATHS: dict[str, Any] = {
             "401": _UNAUTHORIZED,
             "413": _error("`text_too_long` (over READOUT_MAX_CHARS) or `body_too_large`."),
             "415": _error("`unsupported_media_type`."),
-            "422": _error("`unknown_engine`, `unknown_voice`, `url_forbidden` (a literal private, loopback or "
-                          "reserved address), or `text_too_complex` (cleaning took longer than READOUT_CLEAN_TIMEOUT)."),
+            "422": _error("`unknown_engine`, `engine_unavailable` (the message names the reason), `unknown_voice`, "
+                          "`url_forbidden` (a literal private, loopback or reserved address), or `text_too_complex` "
+                          "(cleaning took longer than READOUT_CLEAN_TIMEOUT)."),
             "429": _error("`rate_limited` or `quota_exceeded` (with Retry-After)."),
         },
     }},

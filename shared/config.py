@@ -14,6 +14,8 @@ from typing import get_args
 
 from shared.text.document import Boundary
 
+NETWORK_WORKER_CONCURRENCY = 4  # jobs at once per worker when the default engine is a network one
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
@@ -114,7 +116,9 @@ class Settings:
     loudness_lufs: float = -19.0  # READOUT_LOUDNESS_LUFS (integrated loudness of every chunk, mono)
     pauses: tuple[tuple[str, int], ...] = ()  # READOUT_PAUSES: pause table overrides, "sentence=300,paragraph=800"
     # Workers and locks
-    worker_concurrency: int = 4  # READOUT_WORKER_CONCURRENCY (Piper runs one chunk at a time per process)
+    workers: int = 0  # READOUT_WORKERS (`readout serve`); 0 = cores // the default engine's threads
+    worker_concurrency: int = 0  # READOUT_WORKER_CONCURRENCY; 0 = the default engine's slots (Piper 1), else 4
+    job_window: int = 16  # READOUT_JOB_WINDOW: a job's chunk jobs in the queue at once; 0 = FIFO, all at once
     poll_delay_s: float = 0.01  # READOUT_POLL_DELAY (ARQ queue poll; every hop waits up to this)
     chunk_timeout_s: int = 120  # READOUT_CHUNK_TIMEOUT (one try of a chunk job, queueing for the engine included)
     chunk_max_tries: int = 8  # READOUT_CHUNK_MAX_TRIES (tries of one chunk job before the job fails)
@@ -196,7 +200,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         first_chunk_chars=_int(env, "READOUT_FIRST_CHUNK_CHARS", 400),
         loudness_lufs=_float(env, "READOUT_LOUDNESS_LUFS", -19.0),
         pauses=_pauses(env.get("READOUT_PAUSES", "")),
-        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 4),
+        workers=_int(env, "READOUT_WORKERS", 0),
+        worker_concurrency=_int(env, "READOUT_WORKER_CONCURRENCY", 0),
+        job_window=_int(env, "READOUT_JOB_WINDOW", 16),
         poll_delay_s=_float(env, "READOUT_POLL_DELAY", 0.01),
         chunk_timeout_s=_int(env, "READOUT_CHUNK_TIMEOUT", 120),
         chunk_max_tries=_int(env, "READOUT_CHUNK_MAX_TRIES", 8),

@@ -24,6 +24,20 @@ def job_text(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}:text"
 
 
+def job_window(job_id: str) -> str:
+    """List of the job's chunk indexes that go through the queue, in order (shared/queue_order.py)."""
+    return f"{PREFIX}:job:{job_id}:window"
+
+
+def job_window_state(job_id: str) -> str:
+    """Hash: `released` (how many of the window list are enqueued), `finished` (how many of
+    those, from the front, have left the queue)."""
+    return f"{PREFIX}:job:{job_id}:window-state"
+
+
+WINDOWS = f"{PREFIX}:windows"  # set: jobs with chunks not yet released (swept by every worker)
+
+
 def lock(cache_key: str) -> str:
     """Per-chunk synthesis lock: owner token, PX TTL."""
     return f"{PREFIX}:lock:{cache_key}"

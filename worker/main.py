@@ -3,6 +3,7 @@ worker.resilience; `arq worker.main.WorkerSettings` works too, without that supe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any, ClassVar
@@ -11,9 +12,9 @@ from arq import func
 from arq.worker import Function
 from redis.exceptions import RedisError
 
-from shared import stats
-from shared.config import load_settings
-from shared.engines import close_engines, get_engine
+from shared import queue_order, stats
+from shared.config import NETWORK_WORKER_CONCURRENCY, load_settings
+from shared.engines import EngineUnavailable, close_engines, get_engine, local_slots, mark_unavailable
 from shared.logs import setup_logging
 from shared.redis_conn import arq_redis_settings, connect, resolve_redis_url
 from shared.store import open_storage
@@ -21,11 +22,22 @@ from shared.store.cache import ChunkCache
 from shared.store.retention import sweep_forever
 from shared.wakeup import AudioWaker
 from worker import liveness
-from worker.tasks import Runtime, article_job, chunk_job, finish_article
+from worker.tasks import Runtime, after_chunk_job, article_job, chunk_job, finish_article, sweep_windows
 
 log = logging.getLogger("readout.worker")
 SETTINGS = load_settings()
 REDIS_URL = resolve_redis_url(SETTINGS)
+
+
+def worker_concurrency() -> int:
+    """READOUT_WORKER_CONCURRENCY, else what the default engine can really run at once: a local
+    engine's slots (Piper: 1 per synthesis process), so no chunk waits inside a worker, where
+    the queue's fair order cannot reach it; 4 for a network engine."""
+    if SETTINGS.worker_concurrency > 0:
+        return SETTINGS.worker_concurrency
+    return local_slots(SETTINGS.default_engine, SETTINGS) or NETWORK_WORKER_CONCURRENCY
+
+
 # ARQ's own timeout and try limit are only backstops: worker.tasks enforces chunk_timeout_s and
 # chunk_max_tries, and rides out store errors for store_fail_after_s; ARQ must never end a job
 # on its own (a job it drops is a Readout job left `running`).
@@ -45,15 +57,43 @@ async def startup(ctx: dict[str, Any]) -> None:
     storage = open_storage(SETTINGS)
     ctx["rt"] = Runtime(settings=SETTINGS, redis=redis, cache_redis=cache_redis, storage=storage,
                         cache=ChunkCache(storage), waker=waker, worker_id=worker_id)
+    await warm_default_engine()  # before the first heartbeat: /readyz counts workers that can speak at once
     ctx["heartbeat"] = asyncio.create_task(liveness.heartbeat_loop(redis, worker_id))
-    ctx["sweeper"] = asyncio.create_task(sweep_forever(storage, redis, SETTINGS))
-    await get_engine(SETTINGS.default_engine, SETTINGS).warm()  # model load before the first job
+    ctx["background"] = [
+        asyncio.create_task(sweep_forever(storage, redis, SETTINGS)),
+        asyncio.create_task(window_sweep_loop(ctx)),
+    ]
+
+
+async def warm_default_engine() -> None:
+    """Load the default engine's model before the first job. If it cannot run here the worker
+    says so and keeps serving the other engines; its jobs fail with the reason."""
+    name = SETTINGS.default_engine
+    try:
+        await get_engine(name, SETTINGS).warm()
+    except EngineUnavailable as exc:
+        log.warning("default engine unavailable", extra={"engine": name, "reason": exc.reason})
+    except Exception as exc:  # a model that fails to load takes its engine, not the worker, down
+        mark_unavailable(name, f"failed to load: {exc}")
+        log.warning("default engine unavailable", extra={"engine": name, "reason": str(exc)})
+
+
+async def window_sweep_loop(ctx: dict[str, Any]) -> None:
+    """The fair-queue windows' safety net (worker.tasks.sweep_windows); survives Redis trouble."""
+    while True:
+        await asyncio.sleep(queue_order.SWEEP_S)
+        try:
+            await sweep_windows(ctx)
+        except (RedisError, OSError) as exc:
+            log.warning("window sweep failed", extra={"error": str(exc)})
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     rt: Runtime = ctx["rt"]
-    ctx["sweeper"].cancel()
-    await asyncio.wait({ctx["sweeper"]})
+    for task in ctx["background"]:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await liveness.stop(ctx["heartbeat"], rt.redis, rt.worker_id)
     await stats.flush()
     await rt.waker.close()
@@ -80,6 +120,14 @@ async def job_ended(ctx: dict[str, Any]) -> None:
         log.warning("could not mark job finished", extra={"arq_job": ctx["job_id"], "error": type(exc).__name__})
 
 
+async def after_job_ended(ctx: dict[str, Any]) -> None:
+    """The job has left ARQ's queue: release the next chunk of its job's window."""
+    try:
+        await after_chunk_job(ctx)
+    except (RedisError, OSError) as exc:  # the sweep releases it instead
+        log.warning("window release failed", extra={"error": str(exc)})
+
+
 class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
@@ -92,7 +140,8 @@ class WorkerSettings:
     on_shutdown = shutdown
     on_job_start = job_started
     on_job_end = job_ended
-    max_jobs = SETTINGS.worker_concurrency
+    after_job_end = after_job_ended
+    max_jobs = worker_concurrency()
     poll_delay = SETTINGS.poll_delay_s
     job_timeout = JOB_TIMEOUT_S
     health_check_interval = 5

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError, RedisError
 
-from shared import jobs, keys, stats
+from shared import jobs, keys, queue_order, stats
 from shared.audio.render import RenderSettings
 from shared.audio.rendered import RenderedChunk
 from shared.config import Settings
@@ -267,10 +267,40 @@ async def _until_over(redis: Redis, job_id: str) -> None:
 
 
 async def _fan_out(ctx: dict[str, Any], job_id: str, indexes: list[int]) -> None:
-    """One chunk job per index, enqueued in order so workers take them front to back."""
+    """Queue the job's uncached chunks, in order: with a window (READOUT_JOB_WINDOW) only its
+    first chunks now and each next one as an earlier one finishes, else all of them at once."""
+    rt: Runtime = ctx["rt"]
     pool: ArqRedis = ctx["redis"]
-    for index in indexes:
-        await pool.enqueue_job("chunk_job", job_id, index, _job_id=jobs.chunk_job_id(job_id, index))
+    if rt.settings.job_window <= 0:
+        for index in indexes:
+            await pool.enqueue_job("chunk_job", job_id, index, _job_id=jobs.chunk_job_id(job_id, index))
+        return
+    await queue_order.open_window(pool, job_id, indexes, rt.settings.job_ttl_s)
+    await release_window(ctx, job_id)
+
+
+async def release_window(ctx: dict[str, Any], job_id: str) -> None:
+    """Enqueue what the job's window has room for; forget the window once it is all released
+    or the job is over. Called after each chunk job has left the queue, and by the sweep."""
+    rt: Runtime = ctx["rt"]
+    pool: ArqRedis = ctx["redis"]
+    job = await jobs.get_job(rt.redis, job_id)
+    if job is None or job.terminal or await queue_order.release(pool, job_id, rt.settings.job_window):
+        await queue_order.close_window(pool, job_id)
+
+
+async def after_chunk_job(ctx: dict[str, Any]) -> None:
+    """ARQ's after_job_end: the chunk job is out of the queue now, so its window has room."""
+    kind, _, rest = ctx["job_id"].partition(":")
+    if kind == "chunk" and ctx["rt"].settings.job_window > 0:
+        await release_window(ctx, rest.partition(":")[0])
+
+
+async def sweep_windows(ctx: dict[str, Any]) -> None:
+    """Release for every job with unreleased chunks (once a second per worker): covers a worker
+    that died after its chunk job finished but before it released the next one."""
+    for job_id in await queue_order.open_jobs(ctx["redis"]):
+        await release_window(ctx, job_id)
 
 
 async def _synthesize_chunk(ctx: dict[str, Any], job_id: str, index: int) -> str:

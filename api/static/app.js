@@ -69,7 +69,7 @@ async function loadEngines() {
     return;
   }
   hideMessage();
-  state.engines = (await resp.json()).engines;
+  state.engines = (await resp.json()).engines.filter((e) => e.available);  // only engines that run here
   const select = $("engine");
   select.replaceChildren(...state.engines.map((e) =>
     new Option(e.default ? `${e.name} (default)` : e.name, e.name, e.default, e.default)));

@@ -70,6 +70,13 @@ def wav_to_pcm(wav: bytes) -> tuple[bytes, int]:
     raise ValueError("WAV stream has no data chunk")
 
 
+def missing_binary() -> str | None:
+    """Why espeak cannot run here, or None when the `espeak-ng` binary is on PATH."""
+    if shutil.which("espeak-ng") is None:
+        return "the espeak engine needs the espeak-ng binary on PATH (apt install espeak-ng)"
+    return None
+
+
 class EspeakEngine(Engine):
     name = "espeak"
     max_chars = 3000
@@ -79,7 +86,7 @@ class EspeakEngine(Engine):
     def __init__(self, settings: Settings) -> None:
         binary = shutil.which("espeak-ng")
         if binary is None:
-            raise FileNotFoundError("the espeak engine needs the espeak-ng binary (apt install espeak-ng)")
+            raise FileNotFoundError(missing_binary())
         self._binary = binary
 
     def voices(self) -> list[VoiceInfo]:
