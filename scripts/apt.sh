@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: redis-server (real Redis), espeak-ng (the espeak engine),
-# ffmpeg (test checks of joined MP3s, and the baseline's concat), chromium (browser test).
+# ffmpeg (test checks of joined MP3s, and the baseline's concat), chromium (browser test),
+# npm (axe-core for the accessibility test).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 want=()
@@ -8,6 +9,7 @@ command -v redis-server >/dev/null || want+=(redis-server)
 command -v espeak-ng >/dev/null || want+=(espeak-ng)
 command -v ffmpeg >/dev/null || want+=(ffmpeg)
 command -v chromium >/dev/null || want+=(chromium)
+command -v npm >/dev/null || want+=(npm)
 [ ${#want[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
