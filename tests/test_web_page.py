@@ -324,6 +324,8 @@ async def test_axe_finds_no_violations(stack: Stack, browser: Browser, scheme: s
     assert errors == []
 
 
+WIDER = """[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+  .slice(0, 5).map((e) => `${e.tagName}.${e.className} ${e.textContent.slice(0, 40)}`)"""  # what sticks out
 NAME = "(el) => el.id || `${el.getAttribute('href') || ''} ${el.textContent.trim()}`.trim()"
 FOCUSABLE = f"""[...document.querySelectorAll('a[href], button, input, select, textarea, summary, audio[controls], [tabindex]')]
   .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length
@@ -405,7 +407,7 @@ async def test_the_page_fits_a_phone(stack: Stack, browser: Browser) -> None:
     await page.wait_for_selector("body[data-rendered=true]")
     for op in await page.locator("details.op").all():
         await op.evaluate("(el) => { el.open = true; }")
-    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth"), "the docs scroll sideways"
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth"), await page.evaluate(WIDER)
     await shoot(page, "docs-page-phone.png")
     await context.close()
     assert errors == []
