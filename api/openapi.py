@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from api.errors import ApiError
+
 STATIC = Path(__file__).resolve().parent / "static"
 routes = web.RouteTableDef()
 
@@ -121,7 +123,11 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "providers": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["calls", "characters", "billed_characters", "errors"],
-                "properties": {"calls": _INT, "characters": _INT, "billed_characters": _INT, "errors": _INT}}},
+                "properties": {"calls": {**_INT, "description": "Successful provider calls."},
+                               "attempts": {**_INT, "description": "Every try the provider saw, retries included."},
+                               "characters": {**_INT, "description": "Characters sent."},
+                               "billed_characters": {**_INT, "description": "Characters the provider billed."},
+                               "errors": {**_INT, "description": "Tries that failed."}}}},
             "provider_calls": _INT,
             "cache": {"type": "object", "required": ["hits", "misses", "lock_waits"], "properties": {
                 "hits": _INT, "misses": _INT, "lock_waits": _INT, "wakeups_notified": _INT, "wakeups_polled": _INT}},
@@ -271,7 +277,8 @@ PATHS: dict[str, Any] = {
         "operationId": "staticFile", "tags": ["docs"], "summary": "The web page's and the docs' files",
         "security": _PUBLIC,
         "parameters": [{"name": "path", "in": "path", "required": True, "schema": _STR}],
-        "responses": {"200": {"description": "A file."},
+        "responses": {"200": {"description": "A file.", "content": {
+            t: {"schema": _STR} for t in ("text/html", "text/css", "application/javascript")}},
                       "404": _error("`not_found`.")}}},
 }
 
@@ -318,7 +325,15 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+@routes.get("/static/{path:.+}")
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file of the page or the docs; anything else (a missing file, a way out) is a JSON 404."""
+    target = (STATIC / request.match_info["path"]).resolve()
+    if not target.is_relative_to(STATIC) or not target.is_file():
+        raise ApiError(404, "not_found", "no such file")
+    return web.FileResponse(target)
+
+
 def setup_pages(app: web.Application) -> None:
     """`/`, `/docs`, `/openapi.json` and the files under `/static/`."""
     app.add_routes(routes)
-    app.router.add_static("/static/", STATIC)
