@@ -439,6 +439,43 @@ async def test_docs_page_renders_every_operation_and_schema(stack: Stack, page: 
     await shoot(page, "docs-page.png")
 
 
+async def test_a_real_piper_conversion_for_the_readme(redis_server: RedisServer, browser: Browser, tmp_path: Path) -> None:
+    """A short article through the default engine, Piper, as a user would (no key on loopback);
+    the page's length matches the file. Its screenshot is the README's (docs/web-page.png)."""
+    s = Stack(redis_server.url, free_port(), tmp_path / "logs", env={"READOUT_DEFAULT_ENGINE": "piper"}).start(workers=1)
+    errors: list[str] = []
+    try:
+        context, page = await new_page(browser, errors)
+        await page.goto(s.url + "/")
+        await page.wait_for_selector("#engine option[value=piper]", state="attached")
+        opening = ESSAY.read_text(encoding="utf-8").split("\n\n")[7]  # the essay's first three sentences
+        await page.fill("#article", "Federalist No. 10, by James Madison.\n\n" + ". ".join(opening.split(". ")[:3]) + ".")
+        await page.click("#submit")
+        await page.wait_for_selector("#progress[data-state=done]")
+        await page.wait_for_selector(EXACT_LENGTH)
+        job_id = (await page.text_content("#job-id") or "").removeprefix("job ").strip()
+        async with aiohttp.ClientSession() as http, http.get(f"{s.url}/v1/jobs/{job_id}") as resp:
+            status = await resp.json()
+            assert status["engine"] == "piper"
+        async with aiohttp.ClientSession() as http, http.get(f"{s.url}/v1/jobs/{job_id}/audio") as resp:
+            (tmp_path / "piper.mp3").write_bytes(await resp.read())
+        duration = await page.evaluate(f"{PLAYER}.duration")
+        assert duration == pytest.approx(probe_duration(tmp_path / "piper.mp3"), rel=0.02)
+        await page.evaluate(f"{PLAYER}.pause(); {PLAYER}.currentTime = {duration / 3}")
+        await page.wait_for_function(
+            "(() => { const f = document.querySelector('#progress-fill'); return f.getBoundingClientRect().width"
+            " >= f.parentElement.getBoundingClientRect().width - 0.5; })()")
+        await page.evaluate("window.scrollTo(0, 0)")
+        shot = await shoot(page, "web-page-piper.png")
+        print(f"\nscreenshot: {shot}; {status['characters']} characters, {status['chunks']['total']} chunks, "
+              f"audio {duration:.1f} s, first audio {status['time_to_first_audio_seconds']} s, "
+              f"total {status['duration_seconds']} s")
+        await context.close()
+    finally:
+        s.stop()
+    assert errors == []
+
+
 async def test_access_token_only_on_audio_and_events(stack: Stack) -> None:
     """The server side of browsers without headers: GET audio/events take ?access_token (the page never uses it)."""
     token = {"access_token": KEY}
