@@ -655,7 +655,7 @@ function audioStarted() {
   player.scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
   player.focus({ preventScroll: true });
   player.play().catch(() => {}); // autoplay may be refused; the controls stay usable
-  announce("Audio is ready: playing from the start.");
+  if (state.status?.status !== "done") announce("Audio is ready: it plays while the rest is made.");
 }
 
 // ---- captions: transcript and chapters ------------------------------------------------------
