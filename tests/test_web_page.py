@@ -33,14 +33,16 @@ WAIT_MS = 60_000  # Playwright's bound on a wait for observable page state
 
 
 def short_article() -> str:
-    """About 1,500 characters: 15 s of fake audio in several chunks (see slow_stack)."""
+    """About 1,500 characters: 15 s of fake audio in several chunks (see slow_stack), every
+    sentence marked with the same fresh word so that no chunk is in the cache."""
     paragraphs = ESSAY.read_text(encoding="utf-8").split("\n\n")
     text = ""
     for paragraph in paragraphs[1:]:
         if len(text) > 1400:
             break
         text += paragraph + "\n\n"
-    return fresh(text)
+    tag = fresh("").split()[1].rstrip(".")
+    return f"Reading {tag}. " + text.replace(". ", f". {tag} ")
 
 
 def keyed_stack(redis_server: RedisServer, logs: Path, **env: str) -> Stack:
@@ -57,15 +59,26 @@ def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
     s.stop()
 
 
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> RedisServer:
+    """A Redis of its own: the module stack's workers would take jobs from a shared queue."""
+    server = RedisServer(port=free_port(), dir=tmp_path_factory.mktemp("own-redis"))
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="module")
-def slow_stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One worker making one small chunk at a time: a job streams for several seconds."""
-    s = keyed_stack(redis_server, tmp_path_factory.mktemp("slow-logs"), READOUT_FAKE_LATENCY_MS="700",
+    redis = own_redis(tmp_path_factory)
+    s = keyed_stack(redis, tmp_path_factory.mktemp("slow-logs"), READOUT_FAKE_LATENCY_MS="700",
                     READOUT_WORKER_CONCURRENCY="1", READOUT_CHUNK_TARGET="250", READOUT_CHUNK_MAX="300",
                     READOUT_FIRST_CHUNK_CHARS="120")
-    s.start(workers=1)
-    yield s
-    s.stop()
+    try:
+        s.start(workers=1)
+        yield s
+    finally:
+        s.stop()
+        redis.kill()
 
 
 @pytest.fixture
@@ -283,7 +296,8 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     await page.wait_for_selector("#progress[data-state=done]")
     await page.wait_for_selector(EXACT_LENGTH)
     assert await page.get_attribute("#status", "data-status") == "done"
-    assert await page.get_attribute("#job", "data-connection") is None
+    assert await page.get_attribute("#job", "data-connection") is None, await page.evaluate(
+        "[[...state.offline], state.feed.complete, document.querySelector('#live').textContent]")
     await page.wait_for_function(f"{PLAYER}.ended")
     current, duration, rate = await page.evaluate(f"[{PLAYER}.currentTime, {PLAYER}.duration, {PLAYER}.playbackRate]")
     assert current == pytest.approx(duration, abs=0.05)
@@ -353,6 +367,7 @@ async def tab_cycle(page: Page, expected: list[str]) -> list[str]:
 
 
 async def test_every_control_is_reachable_and_usable_by_keyboard(stack: Stack, page: Page) -> None:
+    await page.bring_to_front()  # a page in the background gets no file chooser
     await page.goto(stack.url + "/")
     await page.wait_for_selector("#engine option[value=fake]", state="attached")
     # The file chooser opens from the keyboard.
@@ -439,12 +454,79 @@ async def test_docs_page_renders_every_operation_and_schema(stack: Stack, page: 
     await shoot(page, "docs-page.png")
 
 
-async def test_a_real_piper_conversion_for_the_readme(redis_server: RedisServer, browser: Browser, tmp_path: Path) -> None:
+async def test_transcript_and_chapters_from_marks(stack: Stack, page: Page) -> None:
+    """The page's side of captions: given a status JSON with `marks_url` and a marks.json of the
+    documented shape, the transcript and chapters show, the current sentence follows playback,
+    and a sentence or chapter seeks. Both answers are routed in the browser (the server side is
+    another module's); a 404 from marks.json shows nothing."""
+    sentences = ["First sentence of the test.", "A second one follows.", "The third is in chapter two.", "And a last."]
+    async with aiohttp.ClientSession(headers=BEARER) as http:
+        async with http.post(f"{stack.url}/v1/jobs", json={"text": fresh(" ".join(sentences)), "engine": "fake"}) as resp:
+            job_id = (await resp.json())["id"]
+        status = await wait_done(http, stack.url, job_id)
+    mp3_seconds = status["characters"] * 0.01  # the fake engine: 10 ms per character
+    step = mp3_seconds * 1000 / len(sentences)
+    marks = {"sentences": [{"start_ms": round(i * step), "end_ms": round((i + 1) * step), "text": t,
+                            "chapter": 0 if i < 2 else 1} for i, t in enumerate(sentences)],
+             "chapters": [{"title": "Opening", "start_ms": 0}, {"title": "Chapter two", "start_ms": round(2 * step)}]}
+    marks_url = f"/v1/jobs/{job_id}/marks.json"
+    found = {"marks": True}
+
+    async def status_with_marks(route) -> None:
+        response = await route.fetch()
+        await route.fulfill(response=response, json={**await response.json(), "marks_url": marks_url})
+
+    async def marks_json(route) -> None:
+        assert route.request.headers.get("authorization") == f"Bearer {KEY}"
+        if found["marks"]:
+            await route.fulfill(json=marks)
+        else:
+            await route.fulfill(status=404, json={"error": {"code": "not_found", "message": "no captions"}})
+
+    await page.route(f"**/v1/jobs/{job_id}", status_with_marks)
+    await page.route(f"**{marks_url}", marks_json)
+    await page.goto(f"{stack.url}/?job={job_id}")
+    await page.fill("#api-key", KEY)  # the key box opened at the 401
+    await page.dispatch_event("#api-key", "change")
+    await page.wait_for_selector("#transcript:not([hidden]) .sentence")
+    assert await page.locator(".sentence").all_inner_texts() == sentences
+    assert await page.locator("#chapter-list button").count() == 2
+
+    await page.click("#chapter-list li:nth-child(2) button")  # seeks to chapter two
+    await page.wait_for_function(f"Math.abs({PLAYER}.currentTime * 1000 - {marks['chapters'][1]['start_ms']}) < 150")
+    await page.evaluate(f"{PLAYER}.pause()")
+    await page.wait_for_selector(".sentence[data-index='2'][aria-current=true]")
+    await page.click(".sentence[data-index='1']")
+    await page.wait_for_selector(".sentence[data-index='1'][aria-current=true]")
+    # One tab stop for the transcript; arrows move and Enter seeks.
+    await page.focus(".sentence[data-index='1']")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    assert await page.evaluate("document.activeElement.dataset.index") == "3"
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".sentence[data-index='3'][aria-current=true]")
+    assert await page.locator(".sentence[tabindex='0']").count() == 1
+    assert await axe(page) == []
+    await shoot(page, "web-page-transcript.png")
+
+    found["marks"] = False  # no captions for this job: nothing is shown
+    await page.reload()
+    await page.fill("#api-key", KEY)
+    await page.dispatch_event("#api-key", "change")
+    await page.wait_for_selector("#progress[data-state=done]")
+    await page.wait_for_selector(EXACT_LENGTH)
+    assert await page.is_hidden("#transcript") and await page.is_hidden("#chapters")
+
+
+async def test_a_real_piper_conversion_for_the_readme(browser: Browser, tmp_path_factory: pytest.TempPathFactory,
+                                                      tmp_path: Path) -> None:
     """A short article through the default engine, Piper, as a user would (no key on loopback);
     the page's length matches the file. Its screenshot is the README's (docs/web-page.png)."""
-    s = Stack(redis_server.url, free_port(), tmp_path / "logs", env={"READOUT_DEFAULT_ENGINE": "piper"}).start(workers=1)
+    redis = own_redis(tmp_path_factory)
+    s = Stack(redis.url, free_port(), tmp_path / "logs", env={"READOUT_DEFAULT_ENGINE": "piper"})
     errors: list[str] = []
     try:
+        s.start(workers=1)
         context, page = await new_page(browser, errors)
         await page.goto(s.url + "/")
         await page.wait_for_selector("#engine option[value=piper]", state="attached")
@@ -461,6 +543,8 @@ async def test_a_real_piper_conversion_for_the_readme(redis_server: RedisServer,
             (tmp_path / "piper.mp3").write_bytes(await resp.read())
         duration = await page.evaluate(f"{PLAYER}.duration")
         assert duration == pytest.approx(probe_duration(tmp_path / "piper.mp3"), rel=0.02)
+        bytes_per_second = (tmp_path / "piper.mp3").stat().st_size / duration
+        assert bytes_per_second == pytest.approx(8000, rel=0.03)  # 64 kbps, the README's sizing figure
         await page.evaluate(f"{PLAYER}.pause(); {PLAYER}.currentTime = {duration / 3}")
         await page.wait_for_function(
             "(() => { const f = document.querySelector('#progress-fill'); return f.getBoundingClientRect().width"
@@ -469,10 +553,12 @@ async def test_a_real_piper_conversion_for_the_readme(redis_server: RedisServer,
         shot = await shoot(page, "web-page-piper.png")
         print(f"\nscreenshot: {shot}; {status['characters']} characters, {status['chunks']['total']} chunks, "
               f"audio {duration:.1f} s, first audio {status['time_to_first_audio_seconds']} s, "
-              f"total {status['duration_seconds']} s")
+              f"total {status['duration_seconds']} s, {bytes_per_second:.0f} B/s, "
+              f"{status['characters'] / duration * 60:.0f} characters a minute")
         await context.close()
     finally:
         s.stop()
+        redis.kill()
     assert errors == []
 
 

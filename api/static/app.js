@@ -315,7 +315,8 @@ function finish(status) {
   $("progress").dataset.state = status.status === "done" ? "done" : "failed";
   showStats(status);
   if (status.status === "done") {
-    $("progress-label").textContent = `All ${status.chunks.total} chunks synthesized`;
+    const n = status.chunks.total;
+    $("progress-label").textContent = n === 1 ? "The one chunk is synthesized" : `All ${n} chunks synthesized`;
     $("progress").setAttribute("aria-valuetext", "Done");
     const link = $("download");
     link.href = status.audio_url;
@@ -527,7 +528,10 @@ class MseFeed {
     const done = state.status && state.status.status === "done";
     if (this.received && done) headers.Range = `bytes=${this.received}-`;
     const resp = await fetch(this.job.audio_url, { headers, signal: this.signal, cache: "no-store" });
-    if (resp.status === 416 && this.received) return this.end(); // nothing left to get
+    if (resp.status === 416 && this.received) { // nothing left to get
+      connectionBack("audio");
+      return this.end();
+    }
     if (!resp.ok) throw new HttpError(resp.status, await errorText(resp));
     connectionBack("audio");
     const range = /\/(\d+)$/.exec(resp.headers.get("Content-Range") || "");
@@ -694,7 +698,7 @@ function renderChapters(chapters) {
 // One tab stop for the whole transcript (roving tabindex); arrows move, Enter or Space seeks.
 function renderTranscript(sentences) {
   const box = $("sentences");
-  box.replaceChildren(...sentences.map((s, i) => {
+  box.replaceChildren(...sentences.flatMap((s, i) => {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "sentence";
@@ -702,7 +706,7 @@ function renderTranscript(sentences) {
     button.dataset.index = String(i);
     button.textContent = s.text;
     button.addEventListener("click", () => seekTo(s.start_ms));
-    return button;
+    return i ? [" ", button] : [button];
   }));
   $("transcript").hidden = sentences.length === 0;
 }
