@@ -4,6 +4,7 @@ a reload and an API restart mid-job, accessibility (axe-core, keyboard), and `/d
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -284,6 +285,13 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     async with aiohttp.ClientSession(headers=BEARER) as http, http.get(f"{slow_stack.url}/v1/jobs/{job_id}") as resp:
         before = await resp.json()
     assert before["status"] == "running" and before["chunks"]["done"] < before["chunks"]["total"]
+    # While it streams: an estimated length, and a seek past what has arrived stays within it.
+    await page.wait_for_selector("#length:has-text('(estimated)')")
+    assert re.match(r"^Length about \d+:\d\d \(estimated\)", await page.text_content("#length") or ""), await page.text_content("#length")
+    assert await page.evaluate(f"Number.isFinite({PLAYER}.duration)")
+    await page.evaluate(f"{PLAYER}.currentTime = 10000")
+    await page.wait_for_function(f"{PLAYER}.currentTime > 0 && {PLAYER}.currentTime < {ARRIVED}")
+    await page.evaluate(f"{PLAYER}.currentTime = 0")
 
     slow_stack.api.terminate()  # the worker goes on; the page loses its audio and its events
     slow_stack.api.wait(timeout=10)
@@ -367,7 +375,9 @@ async def tab_cycle(page: Page, expected: list[str]) -> list[str]:
 
 
 async def test_every_control_is_reachable_and_usable_by_keyboard(stack: Stack, page: Page) -> None:
-    await page.bring_to_front()  # a page in the background gets no file chooser
+    # Playwright turns on file chooser interception without waiting for it: a listener added
+    # before the page loads makes sure it is on before Enter is pressed.
+    page.on("filechooser", lambda chooser: None)
     await page.goto(stack.url + "/")
     await page.wait_for_selector("#engine option[value=fake]", state="attached")
     # The file chooser opens from the keyboard.
