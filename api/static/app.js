@@ -451,6 +451,7 @@ class MseFeed {
   }
 
   arrivedSeconds() {
+    if (this.switched) return this.player.duration || 0;
     const b = this.buffer && this.buffer.buffered;
     return b && b.length ? b.end(b.length - 1) : 0;
   }
@@ -572,13 +573,40 @@ class MseFeed {
     showStatusPill();
   }
 
-  // Seeks stay within what has arrived.
+  // Seeks stay within what has arrived. Audio dropped to make room (a long recording) is
+  // played from the finished file once the job is done.
   clampSeek() {
-    const end = this.arrivedSeconds();
-    if (!this.complete && end && this.player.currentTime > end - SEEK_MARGIN_S) {
-      this.player.currentTime = Math.max(0, end - SEEK_MARGIN_S);
+    if (this.switched) return;
+    const b = this.buffer && this.buffer.buffered;
+    if (!b || !b.length) return;
+    const start = b.start(0);
+    const end = b.end(b.length - 1);
+    const at = this.player.currentTime;
+    if (at < start - 0.05) {
+      if (this.complete) {
+        this.switched = true;
+        switchToFile(this.player, this.job.audio_url, at);
+      } else {
+        this.player.currentTime = start;
+      }
+    } else if (!this.complete && at > end - SEEK_MARGIN_S) {
+      this.player.currentTime = Math.max(start, end - SEEK_MARGIN_S);
     }
   }
+}
+
+// Point the player at the finished file at `at`, keeping its rate and whether it was playing.
+function switchToFile(player, url, at) {
+  const rate = player.playbackRate;
+  const playing = !player.paused && !player.ended;
+  player.addEventListener("loadedmetadata", () => {
+    player.playbackRate = rate;
+    player.defaultPlaybackRate = rate;
+    if (at > 0) player.currentTime = at;
+    if (playing) player.play().catch(() => {});
+  }, { once: true });
+  player.src = url;
+  player.load();
 }
 
 // Without MSE: the element plays the audio_url itself; the finished file replaces the stream.
@@ -613,18 +641,7 @@ class PlainFeed {
 
   // Load the audio_url again at the played position, keeping the rate and play state.
   reload() {
-    const p = this.player;
-    const at = p.currentTime;
-    const rate = p.playbackRate;
-    const playing = !p.paused && !p.ended;
-    p.addEventListener("loadedmetadata", () => {
-      p.playbackRate = rate;
-      p.defaultPlaybackRate = rate;
-      if (at > 0) p.currentTime = at;
-      if (playing) p.play().catch(() => {});
-    }, { once: true });
-    p.src = this.job.audio_url;
-    p.load();
+    switchToFile(this.player, this.job.audio_url, this.player.currentTime);
   }
 
   async recover() {
