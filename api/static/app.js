@@ -402,6 +402,7 @@ async function readEvents(resp, onEvent) {
 // Follows the job until it ends, reconnecting with backoff whenever the stream drops.
 async function followEvents(job, signal) {
   let attempt = 0;
+  let refreshed = false;
   const onEvent = (type, status) => {
     if (TERMINAL.includes(type) || TERMINAL.includes(status.status)) {
       finish(status);
@@ -421,9 +422,11 @@ async function followEvents(job, signal) {
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof HttpError && err.status < 500 && err.status !== 429) {
+        if (!refreshed && await freshUrls(job, signal)) { refreshed = true; continue; }
         showMessage(err.message, true);
         return;
       }
+      refreshed = false;
       const wait = backoff(attempt++);
       connectionLost("events", wait);
       await pause(wait, signal);
@@ -502,6 +505,7 @@ class MseFeed {
   async run() {
     await this.ready;
     let attempt = 0;
+    let refreshed = false;
     while (!this.signal.aborted && this.pending) {
       try {
         await this.fetchOnce();
@@ -510,11 +514,13 @@ class MseFeed {
       } catch (err) {
         if (this.signal.aborted || !this.pending) return;
         if (err instanceof HttpError && err.status < 500 && err.status !== 429) {
+          if (!refreshed && await freshUrls(this.job, this.signal)) { refreshed = true; continue; }
           this.pending = false;
           connectionBack("audio");
           if (err.status !== 409) showMessage(err.message, true); // 409: failed/cancelled, shown by finish()
           return;
         }
+        refreshed = false;
         const wait = backoff(attempt++);
         connectionLost("audio", wait);
         await pause(wait, this.signal);
@@ -658,6 +664,17 @@ class PlainFeed {
   }
 
   clampSeek() {}
+}
+
+// Signed URLs in the status JSON may expire: after a 401 or 403 take new ones, once.
+async function freshUrls(job, signal) {
+  const resp = await fetch(job.status_url, { headers: authHeaders(), signal }).catch(() => null);
+  if (!resp || !resp.ok) return false;
+  const next = jobFromStatus(await resp.json());
+  const changed = next.audio_url !== job.audio_url || next.events_url !== job.events_url;
+  job.audio_url = next.audio_url;
+  job.events_url = next.events_url;
+  return changed;
 }
 
 async function jobIsDone(job, signal) {
