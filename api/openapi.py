@@ -328,8 +328,12 @@ async def index(request: web.Request) -> web.FileResponse:
 @routes.get("/static/{path:.+}")
 async def static_file(request: web.Request) -> web.FileResponse:
     """A file of the page or the docs; anything else (a missing file, a way out) is a JSON 404."""
-    target = (STATIC / request.match_info["path"]).resolve()
-    if not target.is_relative_to(STATIC) or not target.is_file():
+    try:
+        target = (STATIC / request.match_info["path"]).resolve()
+        found = target.is_relative_to(STATIC) and target.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long for the file system
+        found = False
+    if not found:
         raise ApiError(404, "not_found", "no such file")
     return web.FileResponse(target)
 
