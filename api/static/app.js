@@ -35,6 +35,7 @@ const state = {
   heardAt: null,
   focusOnPlay: false,
   marks: null,
+  announced: null, // the job step last said on the status line
   offline: new Set(), // which connections are down: "audio", "events"
   wake: [], // resolvers of backoff sleeps, woken when the browser is back online
 };
@@ -285,7 +286,8 @@ function render(status) {
   $("progress-pct").textContent = `${pct}%`;
   $("progress-label").textContent = label;
   showStatusPill();
-  if (!TERMINAL.includes(status.status) && !state.offline.size) {
+  if (!TERMINAL.includes(status.status) && status.status !== state.announced) { // once per step, not per chunk
+    state.announced = status.status;
     announce(status.status === "queued" ? "Queued." : status.status === "fetching" ? "Fetching the page." : "Converting.");
   }
   updateLength();
@@ -796,6 +798,7 @@ function resetJob() {
   state.status = null;
   state.heardAt = null;
   state.marks = null;
+  state.announced = null;
   state.offline.clear();
   if (state.feed && state.feed.objectUrl) URL.revokeObjectURL(state.feed.objectUrl);
   state.feed = null;
