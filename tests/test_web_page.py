@@ -12,10 +12,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from shared import keys
 from tests.conftest import CORPUS, ROOT, RedisServer, free_port
-from tests.stack import Stack
+from tests.stack import Stack, until
 from tests.test_service_e2e import fresh, wait_done
 
 pytestmark = pytest.mark.slow
@@ -70,8 +72,8 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> RedisServer:
 @pytest.fixture(scope="module")
 def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One worker making one small chunk at a time: a job streams for several seconds."""
-    redis = own_redis(tmp_path_factory)
-    s = keyed_stack(redis, tmp_path_factory.mktemp("slow-logs"), READOUT_FAKE_LATENCY_MS="700",
+    server = own_redis(tmp_path_factory)
+    s = keyed_stack(server, tmp_path_factory.mktemp("slow-logs"), READOUT_FAKE_LATENCY_MS="700",
                     READOUT_WORKER_CONCURRENCY="1", READOUT_CHUNK_TARGET="250", READOUT_CHUNK_MAX="300",
                     READOUT_FIRST_CHUNK_CHARS="120")
     try:
@@ -79,7 +81,7 @@ def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-        redis.kill()
+        server.kill()
 
 
 @pytest.fixture
@@ -276,7 +278,13 @@ async def test_a_reload_mid_job_finds_the_job(slow_stack: Stack, page: Page, tmp
     assert errors == []
 
 
-async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stack: Stack, page: Page, tmp_path: Path) -> None:
+@pytest.mark.parametrize("back_when", ["running", "done"])
+async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stack: Stack, page: Page, tmp_path: Path,
+                                                                       back_when: str) -> None:
+    """The API goes away mid-stream and comes back while the job still runs (the page streams
+    again, skipping the bytes it has) or once it is done (the page asks for the rest: Range)."""
+    audio_requests: list[dict[str, str]] = []
+    page.on("request", lambda r: audio_requests.append(r.headers) if r.url.endswith("/audio") else None)
     await open_with_key(page, slow_stack.url + "/")
     job_id = await submit_text(page, short_article())
     await page.wait_for_function(f"{ARRIVED} > 0")
@@ -299,6 +307,11 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     assert "Connection lost" in (await page.text_content("#live") or "")
     played_at_drop = await page.evaluate(f"{PLAYER}.currentTime")
     await shoot(page, "web-page-reconnecting.png")
+    if back_when == "done":  # the worker finishes the job while the API is away
+        store = redis.Redis.from_url(slow_stack.redis_url)
+        assert await until(lambda: store.hget(keys.job(job_id), "status") == b"done", timeout=60)
+        store.close()
+        held = await page.evaluate("state.feed.received")
     slow_stack.start_api()
 
     await page.wait_for_selector("#progress[data-state=done]")
@@ -314,6 +327,8 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     mp3 = await fetch_mp3(slow_stack.url, job_id, tmp_path / "restart.mp3")
     assert await page.evaluate("state.feed.received") == mp3.stat().st_size  # every byte, none twice
     assert duration == pytest.approx(probe_duration(mp3), rel=0.02)
+    if back_when == "done":
+        assert audio_requests[-1].get("range") == f"bytes={held}-"
 
 
 async def axe(page: Page) -> list[dict]:
@@ -532,8 +547,8 @@ async def test_a_real_piper_conversion_for_the_readme(browser: Browser, tmp_path
                                                       tmp_path: Path) -> None:
     """A short article through the default engine, Piper, as a user would (no key on loopback);
     the page's length matches the file. Its screenshot is the README's (docs/web-page.png)."""
-    redis = own_redis(tmp_path_factory)
-    s = Stack(redis.url, free_port(), tmp_path / "logs", env={"READOUT_DEFAULT_ENGINE": "piper"})
+    server = own_redis(tmp_path_factory)
+    s = Stack(server.url, free_port(), tmp_path / "logs", env={"READOUT_DEFAULT_ENGINE": "piper"})
     errors: list[str] = []
     try:
         s.start(workers=1)
@@ -568,7 +583,7 @@ async def test_a_real_piper_conversion_for_the_readme(browser: Browser, tmp_path
         await context.close()
     finally:
         s.stop()
-        redis.kill()
+        server.kill()
     assert errors == []
 
 
