@@ -36,6 +36,7 @@ function typeLabel(schema) {
   if (schema.$name) return el("a", { href: `#schema-${schema.$name}` }, schema.$name);
   const alternatives = schema.anyOf || schema.oneOf;
   if (alternatives) return el("span", {}, ...join(alternatives.map(typeLabel), " or "));
+  if (schema.allOf) return el("span", {}, ...join(schema.allOf.map(typeLabel), " and "));
   if ("const" in schema) return el("span", {}, "always ", code(schema.const));
   if (schema.enum) return el("span", {}, "one of ", ...join(schema.enum.map(code), ", "));
   if (schema.type === "array") return el("span", {}, "array of ", typeLabel(schema.items));
@@ -60,7 +61,7 @@ function children(schema) {
   if (schema.properties) return [schema];
   if (schema.type === "array") return children(schema.items);
   if (isMap(schema)) return children(schema.additionalProperties);
-  return (schema.anyOf || schema.oneOf || []).flatMap(children);
+  return [...(schema.anyOf || schema.oneOf || []), ...(schema.allOf || [])].flatMap(children);
 }
 
 // A schema as a nested list: every property with its type, whether it is required, its
