@@ -2,14 +2,22 @@
 
 The document is written here by hand, next to nothing else, and tests keep it honest:
 they validate it (openapi-spec-validator), check that every route the app serves is in
-it, and validate live responses against its schemas.
+it, and walk live responses of every endpoint against its schemas with no undocumented
+field allowed (tests/test_openapi.py).
+
+To document a new endpoint: add its body schemas to SCHEMAS (objects list every field in
+`properties`; `additionalProperties: False` where the shape is closed) and its operation to
+PATHS; `security: _PUBLIC` when it answers without a key.
 """
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from api.errors import ApiError
 
 STATIC = Path(__file__).resolve().parent / "static"
 routes = web.RouteTableDef()
@@ -146,7 +154,11 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "providers": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["calls", "characters", "billed_characters", "errors"],
-                "properties": {"calls": _INT, "characters": _INT, "billed_characters": _INT, "errors": _INT}}},
+                "properties": {"calls": {**_INT, "description": "Successful provider calls."},
+                               "attempts": {**_INT, "description": "Every try the provider saw, retries included."},
+                               "characters": {**_INT, "description": "Characters sent."},
+                               "billed_characters": {**_INT, "description": "Characters the provider billed."},
+                               "errors": {**_INT, "description": "Tries that failed."}}}},
             "provider_calls": _INT,
             "cache": {"type": "object", "required": ["hits", "misses", "lock_waits"], "properties": {
                 "hits": _INT, "misses": _INT, "lock_waits": _INT, "wakeups_notified": _INT, "wakeups_polled": _INT}},
@@ -364,7 +376,8 @@ PATHS: dict[str, Any] = {
         "operationId": "staticFile", "tags": ["docs"], "summary": "The web page's and the docs' files",
         "security": _PUBLIC,
         "parameters": [{"name": "path", "in": "path", "required": True, "schema": _STR}],
-        "responses": {"200": {"description": "A file."},
+        "responses": {"200": {"description": "A file.", "content": {
+            t: {"schema": _STR} for t in ("text/html", "text/css", "application/javascript")}},
                       "404": _error("`not_found`.")}}},
 }
 
@@ -409,7 +422,7 @@ DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Readout",
-        "version": "1.0.0",
+        "version": version("readout"),  # the package's, from pyproject.toml
         "summary": "Articles in, one MP3 out.",
         "description": "Submit an article, follow its progress, and stream its MP3 while the rest is synthesized. "
                        "Errors are always JSON: `{\"error\": {\"code\", \"message\"}}`.",
@@ -451,7 +464,19 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+@routes.get("/static/{path:.+}")
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file of the page or the docs; anything else (a missing file, a way out) is a JSON 404."""
+    try:
+        target = (STATIC / request.match_info["path"]).resolve()
+        found = target.is_relative_to(STATIC) and target.is_file()
+    except (ValueError, OSError):  # a NUL byte, a name too long for the file system
+        found = False
+    if not found:
+        raise ApiError(404, "not_found", "no such file")
+    return web.FileResponse(target)
+
+
 def setup_pages(app: web.Application) -> None:
     """`/`, `/docs`, `/openapi.json` and the files under `/static/`."""
     app.add_routes(routes)
-    app.router.add_static("/static/", STATIC)

@@ -25,42 +25,60 @@ function refName(ref) {
   return ref.split("/").pop();
 }
 
+const code = (value) => el("code", {}, JSON.stringify(value));
+const join = (parts, sep) => parts.flatMap((p, i) => (i ? [sep, p] : [p]));
+
+// The one-line type of a schema: a link for a $ref, the type with its format and bounds,
+// the values of an enum or a const. Structure (properties, items, maps) is schemaTree's.
 function typeLabel(schema) {
-  if (!schema) return "any";
+  if (!schema || !Object.keys(schema).length) return "any";
   if (schema.$ref) return el("a", { href: `#schema-${refName(schema.$ref)}` }, refName(schema.$ref));
-  if (schema.anyOf) {
-    const parts = schema.anyOf.map(typeLabel);
-    return el("span", {}, ...parts.flatMap((p, i) => (i ? [" | ", p] : [p])));
-  }
-  if ("const" in schema) return JSON.stringify(schema.const);
-  if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(" | ");
+  if (schema.$name) return el("a", { href: `#schema-${schema.$name}` }, schema.$name);
+  const alternatives = schema.anyOf || schema.oneOf;
+  if (alternatives) return el("span", {}, ...join(alternatives.map(typeLabel), " or "));
+  if (schema.allOf) return el("span", {}, ...join(schema.allOf.map(typeLabel), " and "));
+  if ("const" in schema) return el("span", {}, "always ", code(schema.const));
+  if (schema.enum) return el("span", {}, "one of ", ...join(schema.enum.map(code), ", "));
   if (schema.type === "array") return el("span", {}, "array of ", typeLabel(schema.items));
-  if (schema.type === "object" && schema.additionalProperties && typeof schema.additionalProperties === "object"
-      && !schema.properties) {
-    return el("span", {}, "map of string → ", typeLabel(schema.additionalProperties));
-  }
-  let label = schema.type || "any";
-  if (schema.format) label += ` (${schema.format})`;
-  if (schema.pattern) label += ` matching ${schema.pattern}`;
+  if (schema.type === "object" && isMap(schema)) return el("span", {}, "map of string to ", typeLabel(schema.additionalProperties));
+  const bits = [Array.isArray(schema.type) ? schema.type.join(" or ") : schema.type || "any"];
+  if (schema.format) bits.push(`(${schema.format})`);
+  if (schema.minimum !== undefined && schema.maximum !== undefined) bits.push(`${schema.minimum} to ${schema.maximum}`);
+  else if (schema.minimum !== undefined) bits.push(`≥ ${schema.minimum}`);
+  else if (schema.maximum !== undefined) bits.push(`≤ ${schema.maximum}`);
+  const label = el("span", {}, bits.join(" "));
+  if (schema.pattern) label.append(" matching ", el("code", {}, schema.pattern));
   return label;
 }
 
+function isMap(schema) {
+  return !schema.properties && schema.additionalProperties && typeof schema.additionalProperties === "object";
+}
+
+// The schemas a value's shape is made of: object properties, array items, map values, anyOf members.
+function children(schema) {
+  if (!schema || schema.$ref) return [];
+  if (schema.properties) return [schema];
+  if (schema.type === "array") return children(schema.items);
+  if (isMap(schema)) return children(schema.additionalProperties);
+  return [...(schema.anyOf || schema.oneOf || []), ...(schema.allOf || [])].flatMap(children);
+}
+
+// A schema as a nested list: every property with its type, whether it is required, its
+// default and description, and, inside, the properties of nested objects, array items and maps.
 function schemaTree(schema) {
-  const head = el("span", { class: "type" },
-    schema && schema.$name ? el("a", { href: `#schema-${schema.$name}` }, schema.$name) : typeLabel(schema));
-  const props = schema && schema.properties;
-  const extra = schema && schema.additionalProperties;
-  if (!props) {
-    if (extra && typeof extra === "object" && extra.properties) return el("span", {}, head, schemaTree(extra));
-    return head;
+  const node = el("div", { class: "schema-node" }, el("span", { class: "type" }, typeLabel(schema)));
+  for (const obj of children(schema)) {
+    const required = new Set(obj.required || []);
+    node.append(el("ul", { class: "schema" }, Object.entries(obj.properties).map(([name, sub]) => el("li", {},
+      el("code", { class: "prop" }, name),
+      required.has(name) ? el("span", { class: "req", title: "required" }, " (required)") : null,
+      ": ", schemaTree(sub),
+      sub.default !== undefined ? el("span", { class: "desc" }, " Default ", code(sub.default), ".") : null,
+      sub.description ? el("span", { class: "desc" }, " ", ...rich(sub.description)) : null))));
+    if (obj.additionalProperties === false) node.append(el("p", { class: "desc small" }, "No other fields."));
   }
-  const required = new Set(schema.required || []);
-  const items = Object.entries(props).map(([name, sub]) => el("li", {},
-    el("strong", {}, name), required.has(name) ? el("span", { class: "req", title: "required" }, "*") : null,
-    ": ", schemaTree(sub),
-    sub.default !== undefined ? el("span", { class: "desc" }, ` (default ${JSON.stringify(sub.default)})`) : null,
-    sub.description ? el("span", { class: "desc" }, " — ", ...rich(sub.description)) : null));
-  return el("span", {}, head, el("ul", { class: "schema" }, items));
+  return node;
 }
 
 // A referenced schema shown in place (request bodies), keeping its name as a link.
@@ -84,18 +102,18 @@ function operation(path, method, op, pathItem, doc) {
   if (op.description) body.append(el("p", {}, ...rich(op.description)));
   body.append(el("p", { class: "small muted" }, "Auth: ", security(op, doc)));
   if (params.length) {
-    body.append(el("h3", {}, "Parameters"), el("table", {},
+    body.append(el("h3", {}, "Parameters"), el("table", { class: "params" },
       el("tr", {}, el("th", {}, "Name"), el("th", {}, "In"), el("th", {}, "Type"), el("th", {}, "Description")),
       params.map((p) => el("tr", {},
         el("td", {}, el("code", {}, p.name), p.required ? el("span", { class: "req" }, "*") : null),
         el("td", {}, p.in), el("td", {}, typeLabel(p.schema)), el("td", {}, ...rich(p.description || ""))))));
   }
   if (op.requestBody) {
-    body.append(el("h3", {}, "Request body"), el("table", {},
+    body.append(el("h3", {}, "Request body"), el("table", { class: "bodies" },
       Object.entries(op.requestBody.content).map(([type, media]) => el("tr", {},
         el("td", {}, el("code", {}, type)), el("td", {}, schemaTree(resolve(media.schema, doc)))))));
   }
-  body.append(el("h3", {}, "Responses"), el("table", {},
+  body.append(el("h3", {}, "Responses"), el("table", { class: "responses" },
     el("tr", {}, el("th", {}, "Status"), el("th", {}, "Description"), el("th", {}, "Body")),
     Object.entries(op.responses).map(([code, resp]) => el("tr", {},
       el("td", {}, el("span", { class: `code s${code[0]}` }, code)),
@@ -143,7 +161,8 @@ async function main() {
   }
   const schemas = document.getElementById("schemas");
   for (const [name, schema] of Object.entries(doc.components.schemas)) {
-    schemas.append(el("div", { id: `schema-${name}` }, el("h3", {}, name), schemaTree(schema)));
+    schemas.append(el("div", { id: `schema-${name}`, class: "schema-def" }, el("h3", {}, name),
+      schema.description ? el("p", { class: "desc" }, ...rich(schema.description)) : null, schemaTree(schema)));
   }
   if (location.hash) document.querySelector(location.hash)?.scrollIntoView();
   document.body.dataset.rendered = "true";
