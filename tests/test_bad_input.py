@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared import keys
-from shared.audio.render import RenderSettings
 from shared.audio.rendered import RenderedChunk
 from tests.conftest import RedisServer, free_port
 from tests.stack import Stack, get_json
@@ -191,11 +190,10 @@ def test_nasty_valid_text_is_accepted_and_spoken(stack: Stack, name: str) -> Non
     rendered = [RenderedChunk.from_bytes(client.get(keys.chunk(k))) for k in names]
     client.close()
     assert len(pieces) == final["chunks"]["total"] and all(pieces)
-    # The fake engine speaks 10 ms a character: no chunk's speech (its units' timings without the
-    # silence kept after each) is longer than the engine's max_chars allows.
-    tail_ms = RenderSettings().tail_ms
+    # The fake engine speaks 10 ms a character: no chunk's speech (its units' timings) is longer
+    # than the engine's max_chars allows.
     for chunk in rendered:
-        speech_ms = [t.end_ms - t.start_ms - tail_ms for t in chunk.sentences]
+        speech_ms = [t.end_ms - t.start_ms for t in chunk.sentences]
         assert sum(speech_ms) <= FAKE_MAX_CHARS * 10 + len(speech_ms), speech_ms
     status, _, audio = request(stack, "GET", f"/v1/jobs/{job_id}/audio")
     assert status == 200 and audio == b"".join(pieces)
