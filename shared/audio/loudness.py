@@ -11,7 +11,8 @@ applied, then a true-peak limiter keeps the result under the ceiling:
   neighbourhood is under ceiling / that bound are skipped exactly (about 85% of speech);
 - each sample gets the gain that would bring its peak to the ceiling (1 where it is under);
 - a sliding minimum over +-`LOOKAHEAD_MS` spreads every reduction to its neighbourhood, and a
-  moving average of the same width smooths it, so the gain starts falling before a peak and
+  moving average of the same width smooths it (computed only around the peaks over the
+  ceiling), so the gain starts falling before a peak and
   recovers after it, with no step (no clicks) and never above the needed gain at the peak;
 - the peaks are computed again where the gain changed anything (within the filter's reach
   of a sample with gain < 1; elsewhere the signal, so its peaks, are unchanged) and the
@@ -99,20 +100,32 @@ def _ceiling(ceiling_dbtp: float) -> float:
 
 
 def _limit(x: np.ndarray, peaks: np.ndarray, sample_rate: int, ceiling_dbtp: float) -> tuple[np.ndarray, np.ndarray]:
-    """(limited signal, its per-sample true peaks), given the signal's per-sample true peaks."""
+    """(limited signal, its per-sample true peaks), given the signal's per-sample true peaks.
+
+    The gain at a sample depends on the peaks within `reach` of it (sliding minimum, then
+    moving average), so it is computed only around the peaks over the ceiling: on each group
+    of them (groups closer than two reaches are merged, so they never interact) widened by two
+    reaches; everywhere else it is 1.
+    """
     ceiling = _ceiling(ceiling_dbtp)
     width = max(1, int(sample_rate * LOOKAHEAD_MS / 1000))
+    reach = 2 * width
     for _ in range(_PASSES):
-        if peaks.max(initial=0.0) <= ceiling:
+        over = np.flatnonzero(peaks > ceiling * _AIM)
+        if peaks.max(initial=0.0) <= ceiling or over.size == 0:
             break
-        gain = np.minimum(1.0, ceiling * _AIM / np.maximum(peaks, 1e-12))
-        gain = minimum_filter1d(gain, size=2 * width + 1, mode="nearest")
-        gain = np.minimum(1.0, uniform_filter1d(gain, size=2 * width + 1, mode="nearest"))
-        reduced = gain < _UNITY
-        gain[~reduced] = 1.0  # the moving average's rounding is no gain change
-        x = x * gain
-        peaks = peaks.copy()
-        _exact(x, peaks, _spread(_block_max(reduced)))  # elsewhere nothing changed within reach
+        x, peaks = x.copy(), peaks.copy()
+        touched = np.zeros(-(-x.size // _BLOCK), dtype=bool)
+        splits = np.flatnonzero(np.diff(over) > 4 * reach) + 1
+        for group in np.split(over, splits):
+            lo, hi = max(0, int(group[0]) - 2 * reach), min(x.size, int(group[-1]) + 1 + 2 * reach)
+            gain = np.minimum(1.0, ceiling * _AIM / np.maximum(peaks[lo:hi], 1e-12))
+            gain = minimum_filter1d(gain, size=2 * width + 1, mode="nearest")
+            gain = np.minimum(1.0, uniform_filter1d(gain, size=2 * width + 1, mode="nearest"))
+            gain[gain >= _UNITY] = 1.0  # the moving average's rounding is no gain change
+            x[lo:hi] *= gain
+            touched[lo // _BLOCK:(hi - 1) // _BLOCK + 1] = True
+        _exact(x, peaks, _spread(touched))  # elsewhere nothing changed within reach
     return x, peaks
 
 
