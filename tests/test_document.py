@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -219,5 +220,6 @@ def test_any_input_packs_into_chunks_within_the_limit(raw: str, limits: tuple[in
     chunks = split_sentences(sentences, target_chars=max(1, max_chars // 2), max_chars=max_chars, first_chars=first)
     assert all(c for c in chunks)
     assert all(len(s.spoken) <= max_chars for c in chunks for s in c)
+    assert all(re.search(r"[^\W_]", s.spoken) for c in chunks for s in c)  # no engine call for nothing
     flat = [s for c in chunks for s in c]
     assert [s.start for s in flat] == sorted(s.start for s in flat)

@@ -44,6 +44,7 @@ _CLAUSE_BREAK = regex.compile(
 )
 _SPACE = regex.compile(rf"[{WS}]", regex.REVERSE)
 _GRAPHEME = regex.compile(r"\X")
+_SPEAKABLE = regex.compile(r"[^\W_]")
 
 
 def split_text(
@@ -105,6 +106,7 @@ def _sentence_pieces(sentence: Sentence, max_chars: int, normalize: Normalizer) 
             text = sentence.text[start:end] if k == 0 else ""
             out.append(dataclasses.replace(sentence, start=span[0], end=span[1], text=text, spoken=spoken[s:e],
                                            boundary="clause"))
+    out = [p for p in out if _SPEAKABLE.search(p.spoken)] or out[-1:]  # no engine call for a lone dash
     out[-1] = dataclasses.replace(out[-1], boundary=sentence.boundary)
     yield from out
 
