@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.audio import mp3
-from shared.audio.render import RenderSettings
 from tests.chunks import chunk_mp3s, chunk_rendered
 from tests.conftest import RedisServer, free_port
 from tests.stack import Stack, get_json
@@ -188,11 +187,10 @@ def test_nasty_valid_text_is_accepted_and_spoken(stack: Stack, name: str) -> Non
     pieces = asyncio.run(chunk_mp3s(stack, job_id))
     rendered = asyncio.run(chunk_rendered(stack, job_id))
     assert len(pieces) == final["chunks"]["total"] and all(pieces)
-    # The fake engine speaks 10 ms a character: no chunk's speech (its units' timings without the
-    # silence kept after each) is longer than the engine's max_chars allows.
-    tail_ms = RenderSettings().tail_ms
+    # The fake engine speaks 10 ms a character: no chunk's speech (its units' timings) is longer
+    # than the engine's max_chars allows.
     for chunk in rendered:
-        speech_ms = [t.end_ms - t.start_ms - tail_ms for t in chunk.sentences]
+        speech_ms = [t.end_ms - t.start_ms for t in chunk.sentences]
         assert sum(speech_ms) <= FAKE_MAX_CHARS * 10 + len(speech_ms), speech_ms
     status, _, audio = request(stack, "GET", f"/v1/jobs/{job_id}/audio")
     # the finished file: every piece's audio, encoded once (plus one encoder delay and padding)

@@ -13,6 +13,7 @@ from shared.engines import piper as piper_module
 from shared.engines.base import AudioParams, Speech, UnknownVoice
 from shared.engines.piper import PiperEngine
 from shared.text import clean_document, document_sentences
+from shared.text.boundaries import spoken_form
 
 PROBE_S = 0.01  # how often the responsiveness probe ticks
 SILENCE_DB = -40.0  # a 10 ms frame this far under the loudest frame is silence
@@ -154,3 +155,13 @@ async def test_warm_loads_the_model_once(piper: PiperEngine) -> None:
     assert piper_module._load_voice.cache_info().currsize == 1
     await piper.speak("Hello.", piper.params())
     assert piper_module._load_voice.cache_info().misses == 1
+
+
+async def test_brackets_and_dashes_get_clause_pauses(piper: PiperEngine) -> None:
+    """Piper reads "(a tall man)" and a spaced hyphen with no pause; their spoken form has two."""
+    params = piper.params()
+    for written in ("The mayor (a tall man) spoke first.", "The mayor - a tall man - spoke first."):
+        raw = await piper.speak(written, params)
+        spoken = await piper.speak(spoken_form(written), params)
+        assert max(silences_ms(speech_core(raw), raw.sample_rate)) < 150, written
+        assert sum(ms >= 150 for ms in silences_ms(speech_core(spoken), spoken.sample_rate)) >= 2, written

@@ -63,14 +63,13 @@ async def test_pauses_come_from_the_table_and_the_chunk_ends_with_its_last_pause
     render = RenderSettings()
     sentences = [unit("A" * 50), unit("B" * 40, "paragraph"), unit("C" * 30, "heading"), unit("D" * 20, "end")]
     chunk = await render_chunk(Padded(), sentences, Padded().params(), render)
-    table, lead = render.pauses, render.lead_ms
-    # a timing ends after the silence kept at the unit's end; the next starts after the kept lead
-    assert gaps_ms(chunk) == pytest.approx([table.sentence + lead, table.paragraph + lead, table.heading + lead], abs=1)
+    table, kept = render.pauses, render.lead_ms + render.tail_ms
+    # between two timings: the margin kept after the first, its pause, the margin before the next
+    assert gaps_ms(chunk) == pytest.approx([table.sentence + kept, table.paragraph + kept, table.heading + kept], abs=1)
     last = chunk.sentences[-1]
-    assert chunk.duration_ms - last.end_ms == pytest.approx(table.end, abs=1)
-    # each unit's speech lasts exactly what the engine said (10 ms a character) plus the kept ends
-    assert [t.end_ms - t.start_ms for t in chunk.sentences] == pytest.approx(
-        [500 + render.tail_ms, 400 + render.tail_ms, 300 + render.tail_ms, 200 + render.tail_ms], abs=2)
+    assert chunk.duration_ms - last.end_ms == pytest.approx(render.tail_ms + table.end, abs=1)
+    # each timing spans exactly what the engine said (10 ms a character)
+    assert [t.end_ms - t.start_ms for t in chunk.sentences] == pytest.approx([500, 400, 300, 200], abs=2)
 
 
 async def test_a_join_sounds_like_the_same_boundary_inside_a_chunk() -> None:
@@ -82,6 +81,25 @@ async def test_a_join_sounds_like_the_same_boundary_inside_a_chunk() -> None:
     join = first.duration_ms - first.sentences[0].end_ms + second.sentences[0].start_ms
     assert join == pytest.approx(inside, abs=1)
     assert first.samples + second.samples == one.samples
+
+
+async def test_soft_edges_of_the_engines_audio_are_kept_not_zeroed() -> None:
+    """A quiet onset (under the speech threshold) within the kept margin stays audible."""
+
+    class SoftOnset(Padded):
+        async def speak(self, text: str, params: AudioParams) -> Speech:
+            speech = await super().speak(text, params)
+            t = np.arange(int(0.03 * RATE))
+            breath = (0.004 * np.sin(2 * np.pi * 3000 * t / RATE) * 32767).astype("<i2").tobytes()
+            return dataclasses.replace(speech, pcm=bytes(2 * RATE) + breath + speech.pcm)
+
+    engine, render = SoftOnset(), RenderSettings()
+    chunk = await render_chunk(engine, [unit("A" * 50, "end")], engine.params(), render)
+    samples = np.frombuffer(chunk.pcm, "<i2")
+    start = int(chunk.sentences[0].start_ms * RATE / 1000)
+    onset = samples[start - int(0.03 * RATE):start]
+    assert np.abs(onset[len(onset) // 2:]).max() > 50  # the soft sound before the speech is there
+    assert chunk.sentences[0].start_ms == render.lead_ms  # and the second of silence before it is gone
 
 
 async def test_the_engines_own_silence_is_trimmed_to_the_same_amount() -> None:
@@ -108,7 +126,7 @@ async def test_an_engine_that_applies_the_speed_itself_is_not_stretched_again() 
     sentences = [unit("A" * 200, "end")]
     normal = await render_chunk(fake, sentences, fake.params(), RenderSettings())
     fast = await render_chunk(fake, sentences, dataclasses.replace(fake.params(), speed=2.0), RenderSettings())
-    speech = [t.end_ms - t.start_ms - RenderSettings().tail_ms for t in (normal.sentences[0], fast.sentences[0])]
+    speech = [t.end_ms - t.start_ms for t in (normal.sentences[0], fast.sentences[0])]
     assert speech[1] == pytest.approx(speech[0] / 2, abs=2)
 
 

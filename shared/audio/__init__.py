@@ -1,1 +1,2 @@
-"""Audio stages of the pipeline: encoding PCM to MP3 and working with MP3 frames."""
+"""Audio stages of the pipeline: rendering a chunk's sentences (render), loudness, time-stretching
+(tempo), decoding provider audio (decode), encoding PCM to MP3 (encode) and MP3 frames (mp3)."""

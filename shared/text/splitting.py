@@ -14,7 +14,10 @@ its ends removed, so nothing is lost, duplicated or reordered. Everything is lin
 length of the text and depends only on the arguments.
 
 `split_sentences` packs a document's `Sentence`s the same way, measuring what the engine is
-sent: the spoken forms, one space between them. A break after a paragraph, heading, list
+sent: the spoken forms, one space between them. With `first_chars > 0` its first chunk is
+the first sentence alone (first audio as soon as one sentence is rendered) and the second is
+the short one (up to `first_chars`), so a short first sentence such as a title is followed
+quickly by more audio. A break after a paragraph, heading, list
 item (or the end) is a "paragraph break" for the flush rule. A sentence whose spoken form
 is over `max_chars` is cut as above into pieces with boundary `clause` (the last piece keeps
 the sentence's boundary); each piece's written text is the matching slice of the sentence.
@@ -41,6 +44,7 @@ _CLAUSE_BREAK = regex.compile(
 )
 _SPACE = regex.compile(rf"[{WS}]", regex.REVERSE)
 _GRAPHEME = regex.compile(r"\X")
+_SPEAKABLE = regex.compile(r"[^\W_]")
 
 
 def split_text(
@@ -73,7 +77,7 @@ def split_sentences(
     for piece in pieces:
         units.append((at, at + len(piece.spoken), piece.boundary not in ("clause", "sentence")))
         at += len(piece.spoken) + 1
-    groups = _Packer(target_chars, max_chars, first_chars).pack(units)
+    groups = _Packer(target_chars, max_chars, first_chars, one_unit_first=first_chars > 0).pack(units)
     return [list(pieces[i:j]) for i, j in groups]
 
 
@@ -102,6 +106,7 @@ def _sentence_pieces(sentence: Sentence, max_chars: int, normalize: Normalizer) 
             text = sentence.text[start:end] if k == 0 else ""
             out.append(dataclasses.replace(sentence, start=span[0], end=span[1], text=text, spoken=spoken[s:e],
                                            boundary="clause"))
+    out = [p for p in out if _SPEAKABLE.search(p.spoken)] or out[-1:]  # no engine call for a lone dash
     out[-1] = dataclasses.replace(out[-1], boundary=sentence.boundary)
     yield from out
 
@@ -134,10 +139,11 @@ def _cut(text: str, start: int, max_chars: int) -> int:
 class _Packer:
     """Greedy two-threshold packing of sentence spans into chunks: [start, end) unit indexes."""
 
-    def __init__(self, target_chars: int, max_chars: int, first_chars: int) -> None:
+    def __init__(self, target_chars: int, max_chars: int, first_chars: int, one_unit_first: bool = False) -> None:
         self.target_chars = target_chars
         self.max_chars = max_chars
         self.first_chars = first_chars
+        self.one_unit_first = one_unit_first  # chunk 0 is one unit, chunk 1 the short one
         self.chunks: list[tuple[int, int]] = []
         self.buffer: list[Span] = []
         self.taken = 0  # units already in chunks
@@ -147,6 +153,8 @@ class _Packer:
             while self.buffer and unit[1] - self.buffer[0][0] > self._cap():
                 self._flush()
             self.buffer.append(unit)
+            if self.one_unit_first and not self.chunks:
+                self._flush()
             while self.buffer and self.buffer[-1][1] - self.buffer[0][0] >= self._goal():
                 self._flush()
         while self.buffer:
@@ -154,7 +162,7 @@ class _Packer:
         return self.chunks
 
     def _short_first(self) -> bool:
-        return self.first_chars > 0 and not self.chunks
+        return self.first_chars > 0 and len(self.chunks) == int(self.one_unit_first)
 
     def _goal(self) -> int:
         return min(self.first_chars, self.target_chars) if self._short_first() else self.target_chars
