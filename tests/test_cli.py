@@ -258,7 +258,7 @@ def test_sigint_mid_stream_leaves_the_job_running_and_says_how_to_resume(stack: 
     # The printed command resumes: the whole file, once the job is done.
     resumed = readout(stack.url, "download", job_id, "-o", str(target), "--json")
     assert resumed.returncode == 0, resumed.stderr
-    assert ffprobe_duration(target) == pytest.approx(job_status(stack, job_id)["characters"] * 0.010, rel=0.03)
+    assert ffprobe_duration(target) == pytest.approx(job_status(stack, job_id)["audio"]["duration_seconds"], abs=0.15)
 
 
 def test_sigint_with_cancel_on_interrupt_cancels_the_job(stack: Stack, tmp_path: Path) -> None:
@@ -307,7 +307,8 @@ def test_api_killed_mid_stream_then_restarted_the_cli_finishes_the_file(stack: S
     assert "Traceback" not in log.read_text() and proc.returncode == 0, log.read_text()
     summary = json.loads(stdout)
     assert summary["bytes"] == target.stat().st_size
-    assert ffprobe_duration(target) == pytest.approx(job_status(stack, summary["job"])["characters"] * 0.010, rel=0.03)
+    assert ffprobe_duration(target) == pytest.approx(job_status(stack, summary["job"])["audio"]["duration_seconds"],
+                                                     abs=0.15)
 
 
 def test_api_killed_mid_stream_for_good(stack: Stack, tmp_path: Path) -> None:
