@@ -27,7 +27,8 @@ async def test_document_speed_sentences_and_chapters_round_trip(redis: Redis) ->
                           document=doc, speed=1.25)
     job = await jobs.get_job(redis, job_id)
     assert job is not None and job.speed == 1.25 and job.characters == len(doc.text)
-    assert jobs.job_summary(job, "/audio")["speed"] == 1.25
+    summary = jobs.job_summary(job, {"audio_url": "/audio"})
+    assert summary["speed"] == 1.25 and summary["audio_url"] == "/audio"
     assert await jobs.article_document(redis, job_id) == doc
 
     chunks = split_sentences(document_sentences(doc), target_chars=30, max_chars=60)
