@@ -108,8 +108,13 @@ async def test_only_the_article_is_spoken(stack: Stack, http, store, site: PageS
         assert (final["title"], final["author"], final["source_url"]) == (title, author, url)
         assert final["voice"] == "fake-b"
         assert final["characters"] == len((await jobs.article_document(store, job["id"])).text)
-        if title:
-            assert chunks[0].startswith(title), chunks[0][:200]  # the title first, as a heading
+        if title:  # the title first, as a heading
+            assert chunks[0].startswith(title), chunks[0][:200]
+            document = await jobs.article_document(store, job["id"])
+            first = document.blocks[0]
+            assert first.kind == "heading" and document.text[first.start:first.end].startswith(title), first
+            heading = [s for s in await jobs.chunk_sentences(store, job["id"], 0) if s.end <= first.end]
+            assert heading and heading[-1].boundary == "heading" and {s.chapter for s in heading} == {0}, heading
         for sentence in spoken:
             assert sentence in text, (sentence, text)
         for junk in unspoken:
