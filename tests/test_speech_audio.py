@@ -32,18 +32,19 @@ from shared.text import Sentence, clean_document, document_sentences, split_sent
 
 ARTICLE = """# Reading in the Age of Machines
 
-Machines now read aloud. They do it quickly. Some listeners love it.
+Machines now read aloud. Dr. Lee tried 3 of them on Jan. 5. Some listeners love it.
 
 Others find the voices flat. The pauses feel wrong to them.
 
 ## What listeners ask for
 
-- Numbers read as words
+- Numbers like 42 read as words
 - Pauses that follow the page
 - An even loudness
 
 A good reader breathes between paragraphs. It waits after a heading.
 """
+NORMALISED = ["Doctor Lee tried three of them on January fifth.", "Numbers like forty-two read as words."]
 LIMITS = {"target_chars": 40, "max_chars": 80, "first_chars": 30}  # several boundaries fall at joins
 SILENCE_DB = -45.0  # a 5 ms frame this far under the chunk's loudest frame is silence
 FRAME_S = 0.005
@@ -123,6 +124,8 @@ def espeak_article() -> Rendered:
 
 
 def test_the_article_has_boundaries_inside_chunks_and_at_joins(piper_article: Rendered) -> None:
+    spoken = [s.spoken for chunk in piper_article.chunks for s in chunk]
+    assert all(form in spoken for form in NORMALISED), spoken  # the engines speak the normalised text
     found = {(boundary, join) for boundary, join, _ in pauses(piper_article)}
     for boundary in ("sentence", "heading", "list_item"):
         assert {(boundary, False), (boundary, True)} <= found, boundary
