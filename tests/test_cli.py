@@ -289,6 +289,7 @@ def test_cancel_command(stack: Stack, tmp_path: Path) -> None:
     done = json.loads(readout(stack.url, "convert", str(write(tmp_path, fresh(SHORT))), "-o", str(tmp_path / "a.mp3"),
                               "--json").stdout)
     assert "nothing to cancel" in assert_clean_failure(readout(stack.url, "cancel", done["job"]), 1)
+    assert job_status(stack, done["job"])["status"] == "done"  # cancelling a finished job leaves it (and its file)
     assert "job_not_found" in assert_clean_failure(readout(stack.url, "cancel", "f" * 32), 1)
 
 
