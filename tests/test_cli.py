@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.conftest import CORPUS, ROOT, RedisServer, free_port
 from tests.stack import POLL_S, Stack
+from tests.test_openai_compat import decoded_seconds
 from tests.test_service_e2e import ffprobe_duration, fresh
 
 pytestmark = pytest.mark.slow
@@ -169,8 +170,13 @@ def test_convert_writes_a_complete_file_and_reports_the_job(stack: Stack, tmp_pa
     assert f"readout: job {summary['job']} submitted" in out.stderr
     assert (tmp_path / "out.mp3").stat().st_size == summary["bytes"] > 0
     assert not list(tmp_path.glob(".*.part"))
-    assert ffprobe_duration(tmp_path / "out.mp3") > 0.3
-    assert job_status(stack, summary['job'])["status"] == "done"
+    status = job_status(stack, summary["job"])
+    assert status["status"] == "done"
+    # what lands is the job's finished file (tagged, encoded once, exact length), not the joined live chunks
+    assert (tmp_path / "out.mp3").read_bytes()[:3] == b"ID3"
+    assert summary["bytes"] == status["audio"]["bytes"]
+    assert status["audio"]["duration_seconds"] > 0.3
+    assert decoded_seconds(tmp_path / "out.mp3", "mp3") == pytest.approx(status["audio"]["duration_seconds"], abs=0.03)
     code, human = readout_on_terminal(stack.url, "status", summary["job"])
     assert code == 0 and human.startswith(f"{summary['job']}  done"), human
     piped = readout(stack.url, "status", summary["job"])  # not a terminal: JSON
