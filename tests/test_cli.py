@@ -150,13 +150,17 @@ def jobs_count(stack: Stack) -> int:
 
 def test_help_names_every_command_option_environment_variable_and_exit_code() -> None:
     top = subprocess.run([sys.executable, "-m", "api.cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for word in ("convert", "submit", "status", "download", "cancel", "engines", "jobs", "stats", "--json", "--url",
-                 "READOUT_URL", "READOUT_API_KEY", "130", "interrupted", "unreachable"):
+    for word in ("convert", "submit", "status", "download", "cancel", "engines", "jobs", "stats", "serve", "--json",
+                 "--url", "READOUT_URL", "READOUT_API_KEY", "130", "interrupted", "unreachable", "finished file",
+                 "readout serve --help"):
         assert word in top.stdout, word
     convert = subprocess.run([sys.executable, "-m", "api.cli", "convert", "--help"], cwd=ROOT, capture_output=True,
                              text=True, check=True)
     for option in ("--engine", "--voice", "--speed", "--format", "--audio-format", "--cancel-on-interrupt", "-o"):
         assert option in convert.stdout, option
+    serve = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--help"], cwd=ROOT, capture_output=True,
+                           text=True, check=True)
+    assert "--workers" in serve.stdout and "REDIS_URL" in serve.stdout
     from importlib.metadata import version
     out = subprocess.run([sys.executable, "-m", "api.cli", "--version"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"readout {version('readout')}"
