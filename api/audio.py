@@ -18,8 +18,9 @@ from aiohttp import web
 
 from api.context import ApiContext, ctx, owned_job
 from api.errors import JOB_ID, ApiError, cut_response
-from api.transcode import audio_response
+from api.transcode import TranscodingResponse, audio_response
 from shared import jobs, keys
+from shared.audio.rendered import RenderedChunk
 from shared.engines import get_engine
 from shared.store import NotFound
 from shared.store.finished import AUDIO, MARKS, SRT, VTT, file_key
@@ -33,11 +34,8 @@ _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # longer numbers: 416, ne
 _CAPTION_TYPES = {VTT: "text/vtt", SRT: "application/x-subrip", MARKS: "application/json"}
 
 
-async def _piece(c: ApiContext, job: jobs.Job, index: int, cache_key: str) -> bytes:
-    """Chunk `index`'s MP3 from the cache, or synthesised again if the cache lost it."""
-    mp3 = await c.cache.mp3(cache_key)
-    if mp3 is not None:
-        return mp3
+async def _synthesized(c: ApiContext, job: jobs.Job, index: int) -> RenderedChunk:
+    """Chunk `index` made again (the cache lost it), under the same lock as everywhere."""
     sentences = await jobs.chunk_sentences(c.redis, job.id, index)
     if sentences is None:
         raise ApiError(503, "store_unavailable", "the job changed while streaming; request the audio again",
@@ -45,12 +43,22 @@ async def _piece(c: ApiContext, job: jobs.Job, index: int, cache_key: str) -> by
     engine = get_engine(job.engine, c.settings)
     result = await get_or_synthesize(c.cache_redis, engine, sentences, jobs.job_params(engine, job),
                                      settings=c.settings, cache=c.cache, stats_redis=c.redis)
-    return result.audio
+    return result.chunk
+
+
+async def _send_piece(c: ApiContext, job: jobs.Job, index: int, cache_key: str, response: web.StreamResponse) -> None:
+    """Chunk `index` to `response`: its MP3 frames, or (transcoding) the whole chunk for its own PCM."""
+    if isinstance(response, TranscodingResponse):
+        chunk = await c.cache.get(cache_key) or await _synthesized(c, job, index)
+        await response.write_chunk(chunk)
+        return
+    mp3 = await c.cache.mp3(cache_key)
+    await response.write(mp3 if mp3 is not None else (await _synthesized(c, job, index)).mp3)
 
 
 async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
                        response: web.StreamResponse | None = None) -> web.StreamResponse:
-    """Each landed chunk's audio written to `response` in order (default: plain MP3, see api.transcode)."""
+    """Each landed chunk written to `response` in order (default: its MP3 frames; api.transcode: its PCM re-encoded)."""
     request[JOB_ID] = job_id
     if response is None:
         response = audio_response("mp3")
@@ -75,11 +83,10 @@ async def stream_audio(request: web.Request, c: ApiContext, job_id: str,
                     manifest = await jobs.chunk_keys(c.redis, job_id)
                 while sent < job.total and await c.redis.sismember(keys.job_landed(job_id), sent):
                     try:
-                        piece = await _piece(c, job, sent, manifest[sent])
+                        await _send_piece(c, job, sent, manifest[sent], response)
                     except ApiError as exc:
                         cut_response(request, exc.code)
                         return response
-                    await response.write(piece)
                     sent += 1
                     idle_since = time.monotonic()
                 if sent == job.total and job.status == "done":

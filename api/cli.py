@@ -53,8 +53,13 @@ exit codes:
   130  interrupted (Ctrl-C); the job id and the commands to resume or cancel are printed
 
 Audio is written to a temporary file beside -o and renamed into place only when the job is done,
-so a file at -o is always complete. Messages and progress go to stderr; results to stdout:
-lines for people on a terminal, JSON with --json or when stdout is not a terminal (a pipe, a file)."""
+so a file at -o is always complete. What lands there is the job's finished file (the mp3 with its
+ID3 tag, chapters and exact duration): the live stream fills the temporary file while the job runs
+(progress), then the finished file is fetched (a fast, local download) and renamed into place; a cut
+download of a finished file resumes with a Range request. Messages and progress go to stderr; results
+to stdout: lines for people on a terminal, JSON with --json or when stdout is not a terminal."""
+SERVE_NOTE = """
+To run the service itself on this machine (Redis, the API and the workers): readout serve (see readout serve --help)."""
 
 
 class Interrupted(Exception):
@@ -383,7 +388,7 @@ def _common(top: bool) -> argparse.ArgumentParser:
 
 def parser() -> argparse.ArgumentParser:
     common = _common(top=False)
-    p = argparse.ArgumentParser(prog="readout", parents=[_common(top=True)], epilog=EPILOG,
+    p = argparse.ArgumentParser(prog="readout", parents=[_common(top=True)], epilog=EPILOG + "\n" + SERVE_NOTE,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Turn articles (text, Markdown, HTML files or web page URLs) into speech "
                                             "with a Readout API.")
@@ -419,7 +424,7 @@ def parser() -> argparse.ArgumentParser:
     output_options(c)
     job_options(add("submit", submit, "submit an article and print the job id (JSON: the job's URLs too)"))
     add("status", status, "show a job's status").add_argument("job_id")
-    d = add("download", download, "write a job's audio to -o (waits while the job runs; resumes a cut stream)")
+    d = add("download", download, "write a job's finished audio to -o (waits while the job runs; resumes a cut download)")
     d.add_argument("job_id")
     output_options(d)
     add("cancel", cancel, "cancel a job (chunks not yet started are skipped)").add_argument("job_id")

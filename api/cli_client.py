@@ -124,4 +124,5 @@ class Client:
         return await self.json("GET", f"/v1/jobs/{job_id}")
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
-        return await self.json("DELETE", f"/v1/jobs/{job_id}")
+        """The job's status after the cancel (never DELETE: that removes a finished job and its files)."""
+        return await self.json("POST", f"/v1/jobs/{job_id}/cancel")

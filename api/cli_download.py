@@ -1,10 +1,16 @@
-"""Getting a job's whole audio onto disk, or nothing at all.
+"""Getting a job's finished audio onto disk, or nothing at all.
 
 The audio goes to a hidden temporary file beside the target (`.NAME.XXXX.part`), renamed
-into place only once the job is done and the stream ended cleanly, so a partial file never
-looks complete. A stream the server cuts (a failed job, a restarted or killed API) is never
-taken for the end: the job's status is checked again, and then the audio is fetched again
-(resumed with a Range request when the finished MP3 allows it), or the job's failure is
+into place only once the job is done and the file is whole, so a partial file never looks
+complete. While the job runs, the live stream (the chunks' MP3s as they land) flows into
+the temporary file, so progress shows as audio arriving; once the job is done, an MP3 is
+fetched again as the job's finished file (`GET /v1/jobs/{id}/audio` of a done job: one
+encode with its ID3 tag, chapters and exact duration; a local, fast download) and that is
+what lands at the target. Other formats are encoded by the server from the chunks' own
+audio either way, so their stream is already the final file. A response that ends early
+(a failed job, a restarted or killed API) is never taken for the end: the job's status is
+checked again, then the audio is fetched again (a cut finished file resumes with a Range
+request, when the server's ETag says it is the same file), or the job's failure is
 reported, or, once `reconnect_s` has passed without reaching the server, the loss is.
 """
 from __future__ import annotations
@@ -56,15 +62,17 @@ class Output:
         self.temp = Path(name)
         self._file = os.fdopen(fd, "wb")
         self.size = 0
+        self.etag: str | None = None  # set when the bytes held are (a prefix of) the finished file with this ETag
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self.size += len(data)
 
-    def restart(self) -> None:
+    def restart(self, etag: str | None = None) -> None:
         self._file.seek(0)
         self._file.truncate()
         self.size = 0
+        self.etag = etag
 
     def commit(self) -> None:
         self._file.close()
@@ -82,14 +90,23 @@ class Output:
             self.discard()
 
 
-async def _stream_once(client: Client, job_id: str, out: Output, fmt: str, resume: bool,
+async def _stream_once(client: Client, job_id: str, out: Output, fmt: str,
                        on_bytes: Callable[[int], None]) -> None:
-    """One GET of the audio into `out`; returns only if the response ended cleanly."""
+    """One GET of the audio into `out`; returns only if the response ended cleanly.
+
+    A finished file (it has an ETag; the live stream never does) cut earlier is resumed with
+    Range; a 206 of another file or another offset is dropped, and `out` left empty to fetch again.
+    """
     params = {"format": fmt} if fmt != "mp3" else {}
-    headers = {"Range": f"bytes={out.size}-"} if resume and out.size else {}
+    headers = {"Range": f"bytes={out.size}-", "If-Range": out.etag} if out.etag and out.size else {}
     async with client.request("GET", f"/v1/jobs/{job_id}/audio", params=params, headers=headers) as resp:
-        if resp.status != 206:
-            out.restart()
+        etag = resp.headers.get("ETag")
+        if resp.status == 206:
+            if not headers or etag != out.etag or not resp.headers.get("Content-Range", "").startswith(f"bytes {out.size}-"):
+                out.restart()
+                return
+        else:
+            out.restart(etag)
         async for piece in resp.content.iter_any():
             out.write(piece)
             on_bytes(len(piece))
@@ -97,18 +114,17 @@ async def _stream_once(client: Client, job_id: str, out: Output, fmt: str, resum
 
 async def fetch_audio(client: Client, job_id: str, out: Output, fmt: str, reconnect_s: float,
                       on_bytes: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
-    """Write the job's complete audio to `out` (not yet committed); return its final status.
+    """Write the job's finished audio to `out` (not yet committed); return its final status.
 
     Raises JobEnded (failed or cancelled), ConnectionLost (no server for `reconnect_s`), CliError.
     """
-    resume = False
     lost_at: float | None = None
     delay = RETRY_FIRST_S
     while True:
         try:
-            await _stream_once(client, job_id, out, fmt, resume, on_bytes)
+            await _stream_once(client, job_id, out, fmt, on_bytes)
             status = await client.status(job_id)
-            if status["status"] == "done":
+            if status["status"] == "done" and (out.etag is not None or fmt != "mp3"):
                 return status
         except ApiRefused as exc:  # 409: the job ended without audio; 416: the bytes held are not a prefix
             if exc.code not in ("job_failed", "job_cancelled", "range_not_satisfiable"):
@@ -128,5 +144,4 @@ async def fetch_audio(client: Client, job_id: str, out: Output, fmt: str, reconn
             lost_at, delay = None, RETRY_FIRST_S  # the server is back
         if status["status"] in ("failed", "cancelled"):
             raise JobEnded(status)
-        # Cut, or ended while the job is not done: fetch again, resuming a finished MP3 where it stopped.
-        resume = status["status"] == "done" and fmt == "mp3"
+        # Cut while running: the live stream again from the start. Done: the finished file (resumed if cut).

@@ -13,9 +13,10 @@ Mapping:
 - `voice`: a voice id of the chosen engine is used as is; an OpenAI voice name maps through
   `VOICE_MAP` to a distinct voice of the engine where it has enough (espeak, Polly), else to
   the engine's default voice (Piper has one bundled voice: every name maps to it).
-- `response_format`: `mp3` (the stored frames as they are), `opus` (Ogg Opus, 48 kHz),
-  `aac` (ADTS), `flac`, `wav` (streamed: sizes 0xFFFFFFFF) and `pcm` (raw 24 kHz 16-bit
-  mono little-endian), all encoded chunk by chunk as the chunks land (`api.transcode`).
+- `response_format`: `mp3` (each chunk's stored frames as they are, joined), `opus` (Ogg Opus,
+  48 kHz), `aac` (ADTS), `flac`, `wav` (streamed: sizes 0xFFFFFFFF) and `pcm` (raw 24 kHz 16-bit
+  mono little-endian), the others encoded from each chunk's own PCM as the chunks land
+  (`api.transcode`), so they last as long as the job's finished MP3.
 - `speed`: 0.25-4.0 accepted like OpenAI; the job runs at it clamped to 0.5-2.0 (the range
   Readout's engines speak at).
 - `instructions`: accepted and ignored (no engine takes style prompts).

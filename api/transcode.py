@@ -1,9 +1,11 @@
 """Audio in another format than the stored MP3: `GET /v1/jobs/{id}/audio?format=...` and the OpenAI endpoint.
 
-A `TranscodingResponse` is handed to `api.audio.stream_audio`, which writes each landed
-chunk's MP3 to it in order, as for a plain MP3 stream; the response decodes each chunk to
-PCM (`chunk_pcm`), feeds it to a streaming encoder and sends what comes out, so the client
-hears the start while later chunks are still being made. Transcoded audio has no
+A `TranscodingResponse` is handed to `api.audio.stream_audio`, which gives it each landed
+chunk in order (`write_chunk`, the whole `RenderedChunk` from the chunk cache); the
+response feeds the chunk's own PCM (`chunk_pcm`: the exact signal its MP3 and the finished
+file encode, no MP3 decode) to a streaming encoder and sends what comes out, so the client
+hears the start while later chunks are still being made, and a finished job's formats are
+encoded from the same PCM as its finished MP3 (same length). Transcoded audio has no
 Content-Length and no ranges (its length is known only at the end); a job that fails
 mid-way has its connection cut exactly like the MP3 stream.
 """
@@ -14,21 +16,17 @@ import asyncio
 from aiohttp import web
 
 from api.errors import ApiError
-from shared.audio.formats import FORMATS, StreamEncoder, decode_mp3
+from shared.audio.formats import FORMATS, StreamEncoder
+from shared.audio.rendered import RenderedChunk
 
 
-def chunk_pcm(audio: bytes) -> tuple[bytes, int]:
-    """(16-bit mono PCM, sample rate) of one landed chunk's stored audio.
-
-    Today the store holds bare MP3 frames, decoded here. Once chunks are stored as
-    `shared.audio.rendered.RenderedChunk` blobs, this is the one place to switch: take the
-    chunk's own `pcm` and `sample_rate` (exact, no decode) from the blob stream_audio hands over.
-    """
-    return decode_mp3(audio)
+def chunk_pcm(chunk: RenderedChunk) -> tuple[bytes, int]:
+    """(16-bit mono PCM, sample rate) of one landed chunk, as stored beside its MP3."""
+    return chunk.pcm, chunk.sample_rate
 
 
 class TranscodingResponse(web.StreamResponse):
-    """A chunked response whose `write` takes a chunk's stored audio and sends it re-encoded."""
+    """A chunked response whose `write_chunk` takes a landed chunk and sends its PCM re-encoded."""
 
     def __init__(self, fmt: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(headers={"Content-Type": FORMATS[fmt].content_type, "Cache-Control": "no-store",
@@ -37,22 +35,22 @@ class TranscodingResponse(web.StreamResponse):
         self._fmt = fmt
         self._encoder: StreamEncoder | None = None
 
-    def _transcode(self, audio: bytes) -> bytes:
-        pcm, rate = chunk_pcm(audio)
+    def _transcode(self, chunk: RenderedChunk) -> bytes:
+        pcm, rate = chunk_pcm(chunk)
         if self._encoder is None:
             self._encoder = StreamEncoder(self._fmt, rate)
         return self._encoder.feed(pcm)
 
-    async def write(self, data: bytes | bytearray | memoryview) -> None:
-        out = await asyncio.to_thread(self._transcode, bytes(data))
+    async def write_chunk(self, chunk: RenderedChunk) -> None:
+        out = await asyncio.to_thread(self._transcode, chunk)
         if out:
-            await super().write(out)
+            await self.write(out)
 
     async def write_eof(self, data: bytes = b"") -> None:
         """The encoder's tail, then the end of the body (aiohttp calls this again after the handler: a no-op)."""
         encoder, self._encoder = self._encoder, None
         if encoder is not None:
-            await super().write(await asyncio.to_thread(encoder.finish))
+            await self.write(await asyncio.to_thread(encoder.finish))
         await super().write_eof(data)
 
 

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.conftest import CORPUS, ROOT, RedisServer, free_port
 from tests.stack import POLL_S, Stack
+from tests.test_openai_compat import decoded_seconds
 from tests.test_service_e2e import ffprobe_duration, fresh
 
 pytestmark = pytest.mark.slow
@@ -149,13 +150,17 @@ def jobs_count(stack: Stack) -> int:
 
 def test_help_names_every_command_option_environment_variable_and_exit_code() -> None:
     top = subprocess.run([sys.executable, "-m", "api.cli", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for word in ("convert", "submit", "status", "download", "cancel", "engines", "jobs", "stats", "--json", "--url",
-                 "READOUT_URL", "READOUT_API_KEY", "130", "interrupted", "unreachable"):
+    for word in ("convert", "submit", "status", "download", "cancel", "engines", "jobs", "stats", "serve", "--json",
+                 "--url", "READOUT_URL", "READOUT_API_KEY", "130", "interrupted", "unreachable", "finished file",
+                 "readout serve --help"):
         assert word in top.stdout, word
     convert = subprocess.run([sys.executable, "-m", "api.cli", "convert", "--help"], cwd=ROOT, capture_output=True,
                              text=True, check=True)
     for option in ("--engine", "--voice", "--speed", "--format", "--audio-format", "--cancel-on-interrupt", "-o"):
         assert option in convert.stdout, option
+    serve = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--help"], cwd=ROOT, capture_output=True,
+                           text=True, check=True)
+    assert "--workers" in serve.stdout and "REDIS_URL" in serve.stdout
     from importlib.metadata import version
     out = subprocess.run([sys.executable, "-m", "api.cli", "--version"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"readout {version('readout')}"
@@ -169,8 +174,13 @@ def test_convert_writes_a_complete_file_and_reports_the_job(stack: Stack, tmp_pa
     assert f"readout: job {summary['job']} submitted" in out.stderr
     assert (tmp_path / "out.mp3").stat().st_size == summary["bytes"] > 0
     assert not list(tmp_path.glob(".*.part"))
-    assert ffprobe_duration(tmp_path / "out.mp3") > 0.3
-    assert job_status(stack, summary['job'])["status"] == "done"
+    status = job_status(stack, summary["job"])
+    assert status["status"] == "done"
+    # what lands is the job's finished file (tagged, encoded once, exact length), not the joined live chunks
+    assert (tmp_path / "out.mp3").read_bytes()[:3] == b"ID3"
+    assert summary["bytes"] == status["audio"]["bytes"]
+    assert status["audio"]["duration_seconds"] > 0.3
+    assert decoded_seconds(tmp_path / "out.mp3", "mp3") == pytest.approx(status["audio"]["duration_seconds"], abs=0.03)
     code, human = readout_on_terminal(stack.url, "status", summary["job"])
     assert code == 0 and human.startswith(f"{summary['job']}  done"), human
     piped = readout(stack.url, "status", summary["job"])  # not a terminal: JSON
@@ -289,6 +299,7 @@ def test_cancel_command(stack: Stack, tmp_path: Path) -> None:
     done = json.loads(readout(stack.url, "convert", str(write(tmp_path, fresh(SHORT))), "-o", str(tmp_path / "a.mp3"),
                               "--json").stdout)
     assert "nothing to cancel" in assert_clean_failure(readout(stack.url, "cancel", done["job"]), 1)
+    assert job_status(stack, done["job"])["status"] == "done"  # cancelling a finished job leaves it (and its file)
     assert "job_not_found" in assert_clean_failure(readout(stack.url, "cancel", "f" * 32), 1)
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.audio.formats import FORMATS, StreamEncoder, UnsupportedFormat, decode_mp3
-from shared.audio.mp3 import duration_seconds
-from shared.engines.fake import fake_mp3
+from shared.audio.formats import FORMATS, StreamEncoder, UnsupportedFormat
 
 DECODE_RATE = 48_000
 CODECS = {"mp3": "mp3", "opus": "opus", "aac": "aac", "flac": "flac", "wav": "pcm_s16le"}
@@ -69,13 +67,6 @@ def test_pcm_is_24_khz_s16le_and_wav_has_streaming_sizes() -> None:
     assert head[:4] == b"RIFF" and head[8:12] == b"WAVE"
     assert head[4:8] == head[40:44] == b"\xff\xff\xff\xff"
     assert int.from_bytes(head[24:28], "little") == 24_000
-
-
-def test_decode_mp3_gives_the_frames_duration() -> None:
-    mp3 = fake_mp3("x" * 300, "fake-a")
-    pcm, rate = decode_mp3(mp3)
-    assert rate == 24_000
-    assert len(pcm) / 2 / rate == pytest.approx(duration_seconds(mp3), abs=0.001)
 
 
 def test_an_unknown_format_is_refused() -> None:

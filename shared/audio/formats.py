@@ -108,18 +108,3 @@ class StreamEncoder:
         self._container.close()
         return self._sink.take()
 
-
-def decode_mp3(data: bytes) -> tuple[bytes, int]:
-    """(16-bit mono PCM, sample rate) of MP3 frames, decoded in memory."""
-    codec = av.CodecContext.create("mp3", "r")
-    pcm = bytearray()
-    rate = 0
-    resampler: av.audio.resampler.AudioResampler | None = None
-    for packet in [*codec.parse(data), None]:
-        for frame in codec.decode(packet):
-            if resampler is None:
-                rate = frame.sample_rate
-                resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=rate)
-            for out in resampler.resample(frame):
-                pcm += bytes(out.planes[0])[: 2 * out.samples]
-    return bytes(pcm), rate
