@@ -4,8 +4,12 @@ The audio goes to a hidden temporary file beside the target (`.NAME.XXXX.part`),
 into place only once the job is done and the stream ended cleanly, so a partial file never
 looks complete. A stream the server cuts (a failed job, a restarted or killed API) is never
 taken for the end: the job's status is checked again, and then the audio is fetched again
-(resumed with a Range request when the finished MP3 allows it), or the job's failure is
-reported, or, once `reconnect_s` has passed without reaching the server, the loss is.
+(resumed with a Range request when the bytes held are the stored MP3's), or the job's failure
+is reported, or, once `reconnect_s` has passed without reaching the server, the loss is.
+
+An MP3 that streamed while the job ran is the chunks' MP3s one after another: it plays from
+the first chunk on, but it is not the finished file (no ID3 tag, no chapters, not its exact
+length). So once the job is done, the stored file (the response with an ETag) replaces it.
 """
 from __future__ import annotations
 
@@ -56,6 +60,11 @@ class Output:
         self.temp = Path(name)
         self._file = os.fdopen(fd, "wb")
         self.size = 0
+        self.stored = False  # the bytes held are (a prefix of) the stored finished file
+
+    def begin(self, stored: bool) -> None:
+        """A response starts: `stored` says whether it is the stored finished file."""
+        self.stored = stored
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
@@ -65,6 +74,7 @@ class Output:
         self._file.seek(0)
         self._file.truncate()
         self.size = 0
+        self.stored = False
 
     def commit(self) -> None:
         self._file.close()
@@ -90,6 +100,7 @@ async def _stream_once(client: Client, job_id: str, out: Output, fmt: str, resum
     async with client.request("GET", f"/v1/jobs/{job_id}/audio", params=params, headers=headers) as resp:
         if resp.status != 206:
             out.restart()
+        out.begin(stored="ETag" in resp.headers)  # the live stream has none
         async for piece in resp.content.iter_any():
             out.write(piece)
             on_bytes(len(piece))
@@ -108,7 +119,7 @@ async def fetch_audio(client: Client, job_id: str, out: Output, fmt: str, reconn
         try:
             await _stream_once(client, job_id, out, fmt, resume, on_bytes)
             status = await client.status(job_id)
-            if status["status"] == "done":
+            if status["status"] == "done" and (out.stored or fmt != "mp3"):
                 return status
         except ApiRefused as exc:  # 409: the job ended without audio; 416: the bytes held are not a prefix
             if exc.code not in ("job_failed", "job_cancelled", "range_not_satisfiable"):
@@ -128,5 +139,5 @@ async def fetch_audio(client: Client, job_id: str, out: Output, fmt: str, reconn
             lost_at, delay = None, RETRY_FIRST_S  # the server is back
         if status["status"] in ("failed", "cancelled"):
             raise JobEnded(status)
-        # Cut, or ended while the job is not done: fetch again, resuming a finished MP3 where it stopped.
-        resume = status["status"] == "done" and fmt == "mp3"
+        # Cut, or the live stream ended: fetch again, resuming the stored MP3 where it stopped.
+        resume = out.stored and status["status"] == "done"
