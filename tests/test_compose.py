@@ -68,3 +68,70 @@ def test_dockerfile_installs_the_package_and_both_roles() -> None:
     assert "pip install --no-cache-dir ." in dockerfile
     for path in ("api", "worker", "shared"):
         assert f"COPY {path} ./{path}" in dockerfile
+
+
+RUNTIME = ("api", "shared", "worker")
+
+
+def runtime_modules() -> set[str]:
+    """Every top-level module the API and the workers import, except the standard library and their own."""
+    import ast
+    import sys
+
+    found: set[str] = set()
+    for package in RUNTIME:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - set(RUNTIME) - {"__future__"}
+
+
+def installed_by_the_image() -> set[str]:
+    """The distributions `pip install .` brings: the runtime dependencies and what they require."""
+    import re
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, requires
+
+    def name(spec: str) -> str:
+        return re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+
+    todo = [name(s) for s in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        dist = todo.pop()
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            todo += [name(r) for r in requires(dist) or [] if "extra ==" not in r]
+        except PackageNotFoundError:  # a marker kept it off this Python
+            continue
+    return seen
+
+
+def test_the_image_installs_every_module_the_runtime_imports() -> None:
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    image = installed_by_the_image()
+    modules = runtime_modules()
+    assert {"av", "lameenc", "mutagen", "pyloudnorm"} <= modules  # the finished-file writer's encoders and tags
+    missing = {m: providers.get(m) for m in modules
+               if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & image}
+    assert not missing, f"imported at run time but not installed by `pip install .`: {missing}"
+
+
+def test_nothing_at_run_time_starts_ffmpeg() -> None:
+    """Decoding and encoding go through PyAV and lameenc wheels: the image has no ffmpeg program."""
+    import ast
+
+    for package in RUNTIME:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    program = node.value.split("/")[-1].split(" ")[0]
+                    assert program not in ("ffmpeg", "ffprobe"), f"{path.relative_to(ROOT)}:{node.lineno} runs {program}"
+    assert "ffmpeg" not in (ROOT / "Dockerfile").read_text()

@@ -12,7 +12,7 @@ import pytest
 from arq.connections import create_pool
 from redis.asyncio import Redis
 
-from shared import jobs, queue_order
+from shared import jobs, keys, queue_order
 from shared.redis_conn import arq_redis_settings
 from tests.conftest import free_port
 from tests.stack import Stack, get_json
@@ -113,6 +113,12 @@ async def test_a_short_job_interleaves_and_the_window_holds(stack: Stack, redis_
                 if get_json(f"{stack.url}/v1/jobs/{short_id}")[1]["status"] == "done":
                     short_done_before = status["chunks"]["done"]
             await asyncio.sleep(0.005)
+        # Done means the finish job ran (it is no chunk of the window); the window, all released, is closed.
+        assert status["audio"] is not None and status["audio"]["bytes"] > 0
+        while await redis.exists(keys.job_window(long_id), keys.job_window_state(long_id)) or \
+                await redis.sismember(keys.WINDOWS, long_id):
+            assert time.monotonic() < deadline, "the finished job's window stayed open"
+            await asyncio.sleep(0.05)
     finally:
         await redis.aclose()
     assert status["chunks"]["total"] >= 30
