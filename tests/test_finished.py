@@ -50,7 +50,7 @@ def synthetic_article(chunks: int = 3, per_chunk: int = 4, headings: tuple[int, 
             pcm = np.concatenate([pcm, np.zeros(RATE * PAUSE_MS // 1000, dtype=np.int16)])
             if number in headings:
                 chapter += 1
-                titles.append(f"Part {chapter + 1}")
+                titles.append(f"Part {chapter + 1}" + " of the story" * (chapter == 0))  # longest first: frames keep chapter order
                 text = titles[-1]
             else:
                 text = f"Sentence {number} says 3 & <more>."
@@ -120,7 +120,7 @@ async def test_tag_title_author_and_chapters(store: Storage, tmp_path: Path) -> 
     path, info = await written(store, tmp_path, chunks, outline, titles, title="Ignored", author="A. Writer")
     tag = ID3(path)
     assert tag.version == (2, 4, 0)
-    assert str(tag["TIT2"]) == "Part 1" and str(tag["TPE1"]) == "A. Writer"
+    assert str(tag["TIT2"]) == "Part 1 of the story" and str(tag["TPE1"]) == "A. Writer"
     assert int(str(tag["TLEN"])) == info.duration_ms
     marks = json.loads(await store.get(file_key("f" * 32, MARKS)))
     heading_cues = [s for s in marks["sentences"] if s["text"] in titles]
