@@ -90,7 +90,7 @@ async def test_captions_chapters_and_silences_match_the_audio(stack: Stack, http
     assert [(c["start_ms"], c["end_ms"]) for c in cues] == expected
     assert all(c["start_ms"] < c["end_ms"] for c in cues)
     bounds = [0] + [(a["end_ms"] + b["start_ms"]) // 2 for a, b in itertools.pairwise(cues)] + [len(audio) * 1000 // rate]
-    for cue, low, high in zip(cues, bounds, bounds[1:], strict=True):  # the speech is where its cue says, within 50 ms
+    for cue, low, high in zip(cues, bounds[:-1], bounds[1:], strict=True):  # the speech is where its cue says, within 50 ms
         span = np.abs(audio[rate * low // 1000: rate * high // 1000])
         loud = np.flatnonzero(span >= span.max() * 10 ** (-34 / 20))
         onset, offset = low + 1000 * loud[0] / rate, low + 1000 * (loud[-1] + 1) / rate
