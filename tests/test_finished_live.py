@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import webvtt
 
+from shared.text import clean_document, document_sentences
 from tests.chunks import chunk_rendered
 from tests.conftest import RedisServer, free_port
 from tests.stack import Stack
@@ -89,6 +90,10 @@ async def test_captions_chapters_and_silences_match_the_audio(stack: Stack, http
         offset += chunk.samples
     assert [(c["start_ms"], c["end_ms"]) for c in cues] == expected
     assert all(c["start_ms"] < c["end_ms"] for c in cues)
+    document = clean_document(ARTICLE, "markdown")  # text as written, its offsets, spoken form and chapter
+    assert [(c["text"], c["spoken"], c["chapter"]) for c in cues] == [
+        (s.text, s.spoken, s.chapter) for s in document_sentences(document)]
+    assert all(document.text[c["start"]:c["end"]] == c["text"] for c in cues)
     bounds = [0] + [(a["end_ms"] + b["start_ms"]) // 2 for a, b in itertools.pairwise(cues)] + [len(audio) * 1000 // rate]
     for cue, low, high in zip(cues, bounds[:-1], bounds[1:], strict=True):  # the speech is where its cue says, within 50 ms
         span = np.abs(audio[rate * low // 1000: rate * high // 1000])
