@@ -126,9 +126,12 @@ LISTENER = web.AppKey("listener", Redis)  # the notifier's pub/sub client (no re
 
 async def _signed(request: web.Request) -> str | None:
     """Requests that carry their own proof instead of a key: a signed job link, or a feed URL
-    (whose handler checks its token and answers 404 for a wrong one)."""
+    (whose handler checks its token and answers 404 for a wrong one). A path that names no job
+    takes no signed link: it needs the key (401), whatever the query carries."""
     if request.match_info.route.name == FEED_ROUTE:
         return "feed"
+    if "job_id" not in request.match_info:
+        return None
     return "signed-link" if signed_request_ok(request, ctx(request).links) else None
 
 

@@ -99,4 +99,6 @@ async def feed(request: web.Request) -> web.Response:
         entry.pubDate(datetime.datetime.fromtimestamp(job.finished_at or job.created_at, tz=datetime.UTC))
         entry.enclosure(audio, str(job.audio_bytes), "audio/mpeg")
         entry.podcast.itunes_duration(_duration(job.audio_ms))
+        if job.author:  # a URL job's byline, as its page gives it
+            entry.podcast.itunes_author(job.author)
     return web.Response(body=fg.rss_str(pretty=True), content_type="application/rss+xml", charset="utf-8")

@@ -3,19 +3,22 @@ the authenticated audio endpoint; a rotated token's feed answers 404."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import feedparser
 import pytest
+from mutagen.id3 import ID3
 
 from tests.conftest import RedisServer
+from tests.page_server import ARTICLES, PageServer
 from tests.service import auth, keyed_stack, submit, wait_status
 from tests.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = keyed_stack(redis_server.url, tmp_path_factory.mktemp("logs"))
+    s = keyed_stack(redis_server.url, tmp_path_factory.mktemp("logs"), READOUT_FETCH_ALLOW_PRIVATE="1")
     s.start(workers=1)
     yield s
     s.stop()
@@ -86,3 +89,26 @@ def test_public_base_from_settings_request_or_trusted_proxy() -> None:
     assert public_base(request, load_settings({})) == "http://10.0.0.5:8000"
     assert public_base(request, load_settings({"READOUT_TRUST_PROXY": "1"})) == "https://podcasts.example"
     assert public_base(request, load_settings({"READOUT_PUBLIC_URL": "https://readout.example/"})) == "https://readout.example"
+
+
+async def test_a_url_jobs_page_title_and_author_reach_the_tag_and_the_feed(http: aiohttp.ClientSession, stack: Stack,
+                                                                         tmp_path: Path) -> None:
+    site = PageServer().start()
+    try:
+        async with http.post(f"{stack.url}/v1/jobs", json={"url": f"{site.base}/pages/lighthouse.html"}, headers=auth()) as resp:
+            assert resp.status == 202
+            job = await resp.json()
+        status = await wait_status(http, stack, job["id"])
+    finally:
+        site.stop()
+    title, author = ARTICLES["lighthouse.html"][:2]
+    assert (status["title"], status["author"]) == (title, author)
+    async with http.get(stack.url + status["audio_url"]) as resp:
+        assert resp.status == 200
+        (tmp_path / "a.mp3").write_bytes(await resp.read())
+    tag = ID3(tmp_path / "a.mp3")
+    assert (str(tag["TIT2"]), str(tag["TPE1"])) == (title, author)
+    async with http.get(await feed_url(http, stack)) as resp:
+        parsed = feedparser.parse(await resp.read())
+    entry = next(e for e in parsed.entries if e.id == f"readout:{job['id']}")
+    assert entry.title == title and entry.author == author

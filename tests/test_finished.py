@@ -50,7 +50,7 @@ def synthetic_article(chunks: int = 3, per_chunk: int = 4, headings: tuple[int, 
             pcm = np.concatenate([pcm, np.zeros(RATE * PAUSE_MS // 1000, dtype=np.int16)])
             if number in headings:
                 chapter += 1
-                titles.append(f"Part {chapter + 1}")
+                titles.append(f"Part {chapter + 1}" + " of the story" * (chapter == 0))  # longest first: frames keep chapter order
                 text = titles[-1]
             else:
                 text = f"Sentence {number} says 3 & <more>."
@@ -117,10 +117,10 @@ async def test_duration_is_exact(store: Storage, tmp_path: Path) -> None:
 
 async def test_tag_title_author_and_chapters(store: Storage, tmp_path: Path) -> None:
     chunks, outline, titles = synthetic_article()
-    path, info = await written(store, tmp_path, chunks, outline, titles, title="Ignored", author="A. Writer")
+    path, info = await written(store, tmp_path, chunks, outline, titles, author="A. Writer")
     tag = ID3(path)
     assert tag.version == (2, 4, 0)
-    assert str(tag["TIT2"]) == "Part 1" and str(tag["TPE1"]) == "A. Writer"
+    assert str(tag["TIT2"]) == "Part 1 of the story" and str(tag["TPE1"]) == "A. Writer"  # the first heading
     assert int(str(tag["TLEN"])) == info.duration_ms
     marks = json.loads(await store.get(file_key("f" * 32, MARKS)))
     heading_cues = [s for s in marks["sentences"] if s["text"] in titles]
@@ -131,7 +131,11 @@ async def test_tag_title_author_and_chapters(store: Storage, tmp_path: Path) -> 
     assert [c["title"] for c in marks["chapters"]] == titles
 
 
-async def test_title_falls_back_to_job_title_then_first_words(store: Storage, tmp_path: Path) -> None:
+async def test_title_is_the_job_title_then_the_first_heading_then_the_first_words(store: Storage, tmp_path: Path) -> None:
+    chunks, outline, titles = synthetic_article()
+    path, info = await written(store, tmp_path, chunks, outline, titles, title="The Page's Own Title.")
+    assert info.title == str(ID3(path)["TIT2"]) == "The Page's Own Title."  # a URL job's, as the page gives it
+    assert [c["tags"]["title"] for c in probe(path)["chapters"]] == titles
     chunks, outline, _ = synthetic_article(chunks=1, headings=())
     path, info = await written(store, tmp_path, chunks, outline, [], title="From the URL")
     assert info.title == "From the URL" and str(ID3(path)["TIT2"]) == "From the URL"

@@ -13,9 +13,10 @@ from shared.audio.encode import pcm_to_mp3
 from shared.audio.rendered import RenderedChunk, SentenceTiming
 from shared.config import Settings
 from shared.engines import get_engine
-from shared.store.cache import ChunkCache, cache_key
+from shared.store.cache import ChunkCache, cache_key, chunk_text
 from shared.store.files import DirectoryStorage
 from shared.store.finished import AUDIO, file_key
+from shared.text.document import Block, Document, Sentence
 from shared.wakeup import AudioWaker
 from worker.tasks import Runtime, _finish_article
 
@@ -29,14 +30,19 @@ async def test_two_finishers_race_one_transition(redis_url: str, tmp_path: Path)
     cache = ChunkCache(storage)
     engine = get_engine("fake", settings)
     params = engine.params()
-    texts = ["First chunk. It is short.", "Second chunk, also short.", "Third and last."]
-    chunk_keys = [cache_key(t, params) for t in texts]
+    texts = ["First chunk is short.", "Second chunk, also short.", "Third and last."]
+    document = Document(text=" ".join(texts), blocks=(Block(0, len(" ".join(texts)), "paragraph"),))
+    outline, at = [], 0
+    for i, text in enumerate(texts):  # one sentence per chunk
+        outline.append([Sentence(at, at + len(text), text, text, "end" if i == len(texts) - 1 else "sentence", -1)])
+        at += len(text) + 1
+    chunk_keys = [cache_key(chunk_text(chunk), params) for chunk in outline]
     for i, key in enumerate(chunk_keys):  # every chunk cached: a tone with its PCM
         pcm = (6000 * np.sin(np.arange(RATE // 2 * (i + 1)) * 0.05)).astype(np.int16).tobytes()
         await cache.put(key, RenderedChunk(pcm_to_mp3(pcm, RATE), pcm, RATE, (SentenceTiming(0, 500 * (i + 1)),)))
     job_id = jobs.new_job_id()
-    await jobs.create_job(redis, job_id=job_id, owner="me", engine="fake", voice=params.voice, variant="", text=" ".join(texts))
-    assert await jobs.start_job(redis, job_id, chunk_keys, texts)
+    await jobs.create_job(redis, job_id=job_id, owner="me", engine="fake", voice=params.voice, variant="", document=document)
+    assert await jobs.start_job(redis, job_id, chunk_keys, [jobs.sentences_json(chunk) for chunk in outline])
     for i in range(len(texts)):
         await jobs.land_chunk(redis, job_id, i, hit=True)
     assert (await jobs.get_job(redis, job_id)).status == "running"  # every chunk landed, files not yet written

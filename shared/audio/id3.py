@@ -2,6 +2,8 @@
 
 One `CHAP` frame per heading (its title in a `TIT2` sub-frame, start and end in ms) and one
 top-level, ordered `CTOC` listing them, so players and ffprobe show the article's sections.
+The `CHAP` frames are stored in chapter order: mutagen sorts frames by size, and ffmpeg
+(5.1) lists chapters in the order of their frames, ignoring the `CTOC`.
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import io
 from dataclasses import dataclass
 
 from mutagen.id3 import CHAP, CTOC, ID3, TIT2, TLEN, TPE1, TSSE, CTOCFlags
+
+_HEADER = 10  # tag header and frame header, in ID3v2.4 both 10 bytes
 
 
 @dataclass(frozen=True)
@@ -35,4 +39,25 @@ def id3_tag(*, title: str, author: str | None, duration_ms: int, chapters: list[
                      sub_frames=[TIT2(encoding=3, text=["Chapters"])]))
     out = io.BytesIO()
     tag.save(out, v2_version=4, padding=lambda _info: 0)
-    return out.getvalue()
+    return _chapters_in_order(out.getvalue(), ids)
+
+
+def _syncsafe(data: bytes) -> int:
+    return (data[0] << 21) | (data[1] << 14) | (data[2] << 7) | data[3]
+
+
+def _chapters_in_order(tag: bytes, ids: list[str]) -> bytes:
+    """The same tag with its `CHAP` frames moved, in the order of `ids`, to where the first one was."""
+    frames: list[bytes] = []
+    at = _HEADER
+    while at + _HEADER <= len(tag) and tag[at:at + 4] != b"\0\0\0\0":
+        end = at + _HEADER + _syncsafe(tag[at + 4:at + 8])
+        frames.append(tag[at:end])
+        at = end
+    chaps = {f[_HEADER:f.index(b"\0", _HEADER)].decode("latin-1"): f for f in frames if f[:4] == b"CHAP"}
+    if not chaps:
+        return tag
+    first = next(i for i, f in enumerate(frames) if f[:4] == b"CHAP")
+    rest = [f for f in frames if f[:4] != b"CHAP"]
+    ordered = rest[:first] + [chaps[i] for i in ids] + rest[first:]
+    return tag[:_HEADER] + b"".join(ordered) + tag[at:]

@@ -39,7 +39,7 @@ VTT = "captions.vtt"
 SRT = "captions.srt"
 MARKS = "marks.json"
 _TITLE_WORDS = 10
-WRITER_VERSION = 1  # bump when the files written for the same input change
+WRITER_VERSION = 2  # bump when the files written for the same input change
 
 
 def job_prefix(job_id: str) -> str:
@@ -89,10 +89,11 @@ class _FrameCounter:
 
 
 def _title(sentences: list[Sentence], chapter_titles: list[str], job_title: str | None) -> str:
-    if chapter_titles:
-        return chapter_titles[0]
+    """The job's own title (a URL job's page title, as the page gives it), else the first heading, else the first words."""
     if job_title:
         return job_title
+    if chapter_titles:
+        return chapter_titles[0]
     words = " ".join(s.text for s in sentences[:3]).split()
     head = " ".join(words[:_TITLE_WORDS])
     return head + ("…" if len(words) > _TITLE_WORDS else "") if head else "Untitled article"
