@@ -417,6 +417,8 @@ _STORE = {  # answers of operations that use the job store (Redis)
 }
 _NO_STORE = {"/healthz", "/openapi.json", "/docs", "/", "/static/{path}"}
 _BODY = {"408": "`body_timeout`: the body did not arrive within READOUT_BODY_TIMEOUT."}
+_NOT_SIGNED = {"403": "`invalid_signature`: signed-link parameters (`sig`, `expires`) where they open "
+                      "nothing (a signed link is for its own download only)."}
 
 
 def _add_common_errors(paths: dict[str, Any]) -> None:
@@ -429,6 +431,8 @@ def _add_common_errors(paths: dict[str, Any]) -> None:
                 extra |= _STORE
             if "requestBody" in operation:
                 extra |= _BODY
+            if operation.get("security") not in (_PUBLIC, _SIGNED):
+                extra |= _NOT_SIGNED
             responses = operation["responses"]
             for status, text in extra.items():
                 if status in responses:
