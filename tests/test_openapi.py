@@ -200,6 +200,11 @@ async def test_every_field_of_every_live_response_is_documented(stack: Stack, si
         expired = LinkSigner(SECRET.encode(), 3600).sign(created["id"], path, ttl_s=-86400 * 3)
         status, body = await call("GET", audio, expired)
         assert (status, body["error"]["code"]) == (403, "link_expired")
+        query = "?" + created["audio_url"].split("?", 1)[1]  # a link for the audio opens nothing else
+        for method, template, url in (("GET", job, created["status_url"]), ("DELETE", job, created["status_url"]),
+                                      ("POST", cancel, created["status_url"] + "/cancel")):
+            status, body = await call(method, template, url + query)
+            assert (status, body["error"]["code"]) == (403, "invalid_signature"), (method, url)
 
         # The job list: pages newest first; a bad limit or cursor is a 400.
         await wait_done(http, stack.url, raw["id"])
