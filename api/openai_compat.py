@@ -109,7 +109,7 @@ def voice_for(engine_name: str, voice: str, settings: Settings) -> str | None:
 def _options(body: dict[str, Any]) -> tuple[str, float]:
     """(response_format, job speed) after checking the optional fields."""
     fmt = body.get("response_format", "mp3")
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ApiError(400, "unsupported_response_format",
                        f"response_format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
     speed = body.get("speed", 1.0)

@@ -124,6 +124,28 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object", "required": ["jobs", "next_cursor"], "additionalProperties": False,
         "properties": {"jobs": {"type": "array", "items": _ref("Job")}, "next_cursor": _nullable(_STR)},
     },
+    "Marks": {
+        "type": "object", "required": ["title", "duration_ms", "timing", "chapters", "sentences"],
+        "additionalProperties": False,
+        "description": "Where each sentence and chapter is in the finished audio (milliseconds from its start).",
+        "properties": {
+            "title": _STR, "duration_ms": _INT,
+            "timing": {"enum": ["exact", "detected"],
+                       "description": "`exact`: from the engine's own marks; `detected`: from the audio's pauses."},
+            "chapters": {"type": "array", "items": {
+                "type": "object", "required": ["title", "start_ms"], "additionalProperties": False,
+                "properties": {"title": {**_STR, "description": "A heading of the article."}, "start_ms": _INT}}},
+            "sentences": {"type": "array", "items": {
+                "type": "object", "required": ["start_ms", "end_ms", "text", "spoken", "start", "end", "chapter"],
+                "additionalProperties": False,
+                "properties": {"start_ms": _INT, "end_ms": _INT, "text": {**_STR, "description": "As written."},
+                               "spoken": {**_STR, "description": "As sent to the engine."},
+                               "start": {**_INT, "description": "Character offset in the cleaned text."},
+                               "end": {**_INT, "description": "Character offset just past the sentence."},
+                               "chapter": {"type": "integer", "description": "Index into `chapters`; -1 before the "
+                                                                            "first heading."}}}},
+        },
+    },
     "FeedUrl": {"type": "object", "required": ["url"], "additionalProperties": False, "properties": {"url": _STR}},
     "Model": {
         "type": "object", "required": ["id", "object", "created", "owned_by"], "additionalProperties": False,
@@ -207,11 +229,12 @@ _SIGNED_PARAMS = [{"name": n, "in": "query", "required": False, "schema": _STR, 
 _FORBIDDEN = _error("`invalid_signature` or `link_expired`: a signed link that is wrong or late.")
 
 
-def _stored(name: str, media: str) -> dict[str, Any]:
+def _stored(name: str, media: str, schema: Schema = _STR) -> dict[str, Any]:
     return {"get": {
         "operationId": f"getJob{name.title().replace('.', '')}", "tags": ["results"], "summary": f"The finished job's {name}",
+        "description": "Written with the finished audio. The status JSON's signed link to it works without a key.",
         "security": _SIGNED, "parameters": [_JOB_ID, *_SIGNED_PARAMS],
-        "responses": {"200": {"description": name, "content": {media: {"schema": _STR}}}, "401": _UNAUTHORIZED,
+        "responses": {"200": {"description": name, "content": {media: {"schema": schema}}}, "401": _UNAUTHORIZED,
                       "403": _FORBIDDEN, "404": _error("`job_not_found`, or `not_found` until the job is done.")}}}
 
 
@@ -227,9 +250,10 @@ PATHS: dict[str, Any] = {
         "description": "JSON (`JobSubmission`), or the raw article as the body with `Content-Type: text/plain`, "
                        "`text/markdown` or `text/html` and `engine`/`voice` as query parameters.",
         "parameters": [*({"name": n, "in": "query", "required": False, "schema": _STR,
-                          "description": f"{n} (raw-body submissions only)"} for n in ("engine", "voice", "variant")),
+                          "description": f"{n} (raw-body submissions only; with a JSON body a 400)"}
+                         for n in ("engine", "voice", "variant")),
                        {"name": "speed", "in": "query", "required": False, "schema": _SPEED,
-                        "description": "speed (raw-body submissions only)"}],
+                        "description": "speed (raw-body submissions only; with a JSON body a 400)"}],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": _ref("JobSubmission")},
             "text/plain": {"schema": _STR}, "text/markdown": {"schema": _STR}, "text/html": {"schema": _STR}}},
@@ -266,7 +290,7 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Job"), "The job after the cancel."), "401": _UNAUTHORIZED, "404": _NOT_FOUND}}},
     "/v1/jobs/{job_id}/captions.vtt": _stored("captions.vtt", "text/vtt"),
     "/v1/jobs/{job_id}/captions.srt": _stored("captions.srt", "application/x-subrip"),
-    "/v1/jobs/{job_id}/marks.json": _stored("marks.json", "application/json"),
+    "/v1/jobs/{job_id}/marks.json": _stored("marks.json", "application/json", _ref("Marks")),
     "/v1/feed": {"get": {
         "operationId": "getFeed", "tags": ["results"], "summary": "The caller's podcast feed URL",
         "responses": {"200": _json(_ref("FeedUrl"), "The feed's URL."), "401": _UNAUTHORIZED}}},
@@ -393,6 +417,8 @@ _STORE = {  # answers of operations that use the job store (Redis)
 }
 _NO_STORE = {"/healthz", "/openapi.json", "/docs", "/", "/static/{path}"}
 _BODY = {"408": "`body_timeout`: the body did not arrive within READOUT_BODY_TIMEOUT."}
+_NOT_SIGNED = {"403": "`invalid_signature`: signed-link parameters (`sig`, `expires`) where they open "
+                      "nothing (a signed link is for its own download only)."}
 
 
 def _add_common_errors(paths: dict[str, Any]) -> None:
@@ -405,6 +431,8 @@ def _add_common_errors(paths: dict[str, Any]) -> None:
                 extra |= _STORE
             if "requestBody" in operation:
                 extra |= _BODY
+            if operation.get("security") not in (_PUBLIC, _SIGNED):
+                extra |= _NOT_SIGNED
             responses = operation["responses"]
             for status, text in extra.items():
                 if status in responses:

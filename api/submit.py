@@ -174,6 +174,24 @@ async def clean_article(raw: str, fmt: str, settings: Settings, what: str = "the
     return document
 
 
+_QUERY_OPTIONS = ("engine", "voice", "variant", "speed")
+
+
+def _query_options(request: web.Request, *, json_body: bool) -> dict[str, str]:
+    """The options of a raw-body submission's query; each at most once, and none beside a JSON body
+    (which carries its own: two places for one option would leave a winner to guess)."""
+    found: dict[str, str] = {}
+    for name in _QUERY_OPTIONS:
+        values = request.query.getall(name, [])
+        if json_body and values:
+            raise ApiError(400, "invalid_parameter", f"send {name!r} in the JSON body, not in the query")
+        if len(values) > 1:
+            raise ApiError(400, "invalid_parameter", f"give {name!r} once")
+        if values:
+            found[name] = values[0]
+    return found
+
+
 async def parse_submission(request: web.Request, settings: Settings) -> Submission:
     content_type = request.content_type
     if content_type != "application/json" and content_type not in CONTENT_TYPES:
@@ -181,6 +199,7 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
             415, "unsupported_media_type",
             f"Content-Type {content_type!r} is not accepted; use application/json, text/plain, text/markdown or text/html",
         )
+    options = _query_options(request, json_body=content_type == "application/json")
     body = await read_body(request, settings)
     if not body.strip():
         raise ApiError(400, "text_empty", "the request body is empty")
@@ -191,8 +210,7 @@ async def parse_submission(request: web.Request, settings: Settings) -> Submissi
         raw, fmt, engine, voice, variant, speed = _parse_json(obj)
     else:
         raw, fmt = _decode(body), CONTENT_TYPES[content_type]
-        query = request.query
-        engine, voice, variant = query.get("engine") or None, query.get("voice") or None, query.get("variant") or None
-        speed = parse_speed(query.get("speed"))
+        engine, voice, variant = (options.get(name) or None for name in ("engine", "voice", "variant"))
+        speed = parse_speed(options.get("speed"))
     document = await clean_article(raw, fmt, settings)
     return Submission(document=document, format=fmt, engine=engine, voice=voice, variant=variant, speed=speed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,8 +15,10 @@ import aiohttp
 import pytest
 import redis
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from yarl import URL
 
 from shared import keys
+from tests.chunks import chunk_mp3s
 from tests.conftest import CORPUS, ROOT, RedisServer, free_port
 from tests.stack import Stack, until
 from tests.test_service_e2e import fresh, wait_done
@@ -123,12 +126,12 @@ async def shoot(page: Page, name: str) -> Path:
 
 
 async def open_with_key(page: Page, url: str) -> None:
-    """The page with the API key typed in (kept in memory only)."""
+    """The page with the API key typed in (kept in memory only): the engine list then loads."""
     await page.goto(url)
-    await page.wait_for_selector("#engine option[value=fake]", state="attached")
-    await page.click("#key-box summary")
+    await page.wait_for_selector("#key-box[open]")  # the engine list's 401 opened it
     await page.fill("#api-key", KEY)
     await page.dispatch_event("#api-key", "change")
+    await page.wait_for_selector("#engine option[value=fake]", state="attached")
 
 
 async def submit_text(page: Page, text: str, engine: str = "fake") -> str:
@@ -144,6 +147,12 @@ async def fetch_mp3(base: str, job_id: str, dest: Path) -> Path:
         assert resp.status == 200
         dest.write_bytes(await resp.read())
     return dest
+
+
+def signed(url: str, path: str) -> bool:
+    """`url` is a signed link to `path` (as the status JSON gives them)."""
+    parsed = URL(url)
+    return parsed.path == path and {"expires", "sig"} <= set(parsed.query)
 
 
 PLAYER = "document.querySelector('#player')"
@@ -168,6 +177,7 @@ async def test_submit_an_essay_listen_and_download(stack: Stack, page: Page, tmp
     await page.select_option("#speed", "1.25")
 
     # Without the key the API says 401 and the page shows it.
+    await page.fill("#api-key", "")
     await page.click("#submit")
     await page.wait_for_selector("#message.error:not([hidden])")
     assert "401 unauthorized" in await page.text_content("#message")
@@ -199,12 +209,18 @@ async def test_submit_an_essay_listen_and_download(stack: Stack, page: Page, tmp
     assert all(KEY not in url for _, url, _ in requests), "the API key must never be in a URL"
     api_calls = [(m, u, h) for m, u, h in requests if "/v1/jobs/" in u]
     assert api_calls and all(h.get("authorization") == f"Bearer {KEY}" for _, _, h in api_calls)
-    # The first audio request was the live stream (no length): playback could begin before the end.
-    audio_gets = [u for m, u, _ in requests if m == "GET" and u.endswith("/audio")]
-    assert audio_gets and audio_gets[0] == f"{stack.url}/v1/jobs/{job_id}/audio"
+    # Audio and events came through the status JSON's signed links; the first audio request was
+    # the live stream (no length): playback could begin before the end.
+    audio_gets = [u for m, u, _ in requests if m == "GET" and URL(u).path.endswith("/audio")]
+    assert audio_gets and all(signed(u, f"/v1/jobs/{job_id}/audio") for u in audio_gets), audio_gets
+    event_gets = [u for m, u, _ in requests if m == "GET" and URL(u).path.endswith("/events")]
+    assert event_gets and all(signed(u, f"/v1/jobs/{job_id}/events") for u in event_gets), event_gets
 
-    # Download link (the status JSON's audio_url) and the job's stats.
-    assert await page.get_attribute("#download", "href") == status["audio_url"]
+    # Download link (the status JSON's signed audio_url: it works without the key) and the job's stats.
+    download = await page.get_attribute("#download", "href") or ""
+    assert signed(download, f"/v1/jobs/{job_id}/audio") and URL(download).path == URL(status["audio_url"]).path
+    async with aiohttp.ClientSession() as http, http.get(stack.url + download) as resp:
+        assert resp.status == 200 and await resp.read() == mp3.read_bytes()
     assert await page.is_visible("#download")
     assert await page.text_content("#stat-chunks") == str(status["chunks"]["total"])
     assert await page.text_content("#stat-hits") == str(status["cache"]["hits"])
@@ -288,7 +304,7 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     """The API goes away mid-stream and comes back while the job still runs (the page streams
     again, skipping the bytes it has) or once it is done (the page asks for the rest: Range)."""
     audio_requests: list[dict[str, str]] = []
-    page.on("request", lambda r: audio_requests.append(r.headers) if r.url.endswith("/audio") else None)
+    page.on("request", lambda r: audio_requests.append(r.headers) if URL(r.url).path.endswith("/audio") else None)
     await open_with_key(page, slow_stack.url + "/")
     job_id = await submit_text(page, short_article())
     await page.wait_for_function(f"{ARRIVED} > 0")
@@ -305,18 +321,27 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     await page.wait_for_function(f"{PLAYER}.currentTime > 0 && {PLAYER}.currentTime < {ARRIVED}")
     await page.evaluate(f"{PLAYER}.currentTime = 0")
 
-    slow_stack.api.terminate()  # the worker goes on; the page loses its audio and its events
-    slow_stack.api.wait(timeout=10)
-    await page.wait_for_selector("#status[data-status=reconnecting]")
-    assert "Connection lost" in (await page.text_content("#live") or "")
-    played_at_drop = await page.evaluate(f"{PLAYER}.currentTime")
-    await shoot(page, "web-page-reconnecting.png")
-    if back_when == "done":  # the worker finishes the job while the API is away
-        store = redis.Redis.from_url(slow_stack.redis_url)
-        assert await until(lambda: store.hget(keys.job(job_id), "status") == b"done", timeout=60)
-        store.close()
-        held = await page.evaluate("state.feed.received")
-    slow_stack.start_api()
+    worker = slow_stack.workers[0]
+    try:
+        if back_when == "running":  # held still while the API is away: the job runs on when the page is back
+            worker.send_signal(signal.SIGSTOP)
+        slow_stack.api.terminate()  # the page loses its audio and its events
+        slow_stack.api.wait(timeout=10)
+        await page.wait_for_selector("#status[data-status=reconnecting]")
+        assert "Connection lost" in (await page.text_content("#live") or "")
+        played_at_drop = await page.evaluate(f"{PLAYER}.currentTime")
+        await shoot(page, "web-page-reconnecting.png")
+        if back_when == "done":  # the worker finishes the job while the API is away
+            store = redis.Redis.from_url(slow_stack.redis_url)
+            assert await until(lambda: store.hget(keys.job(job_id), "status") == b"done", timeout=60)
+            store.close()
+            held = await page.evaluate("state.feed.received")
+        slow_stack.start_api()
+        if back_when == "running":
+            await page.wait_for_function("state.offline.size === 0")  # audio and events are back
+            assert await page.evaluate("state.status.status") == "running"
+    finally:
+        worker.send_signal(signal.SIGCONT)  # a no-op unless it was stopped
 
     await page.wait_for_selector("#progress[data-state=done]")
     await page.wait_for_selector(EXACT_LENGTH)
@@ -327,12 +352,18 @@ async def test_an_api_restart_mid_stream_recovers_and_plays_to_the_end(slow_stac
     current, duration, rate = await page.evaluate(f"[{PLAYER}.currentTime, {PLAYER}.duration, {PLAYER}.playbackRate]")
     assert current == pytest.approx(duration, abs=0.05)
     assert current > played_at_drop
-    assert rate == 2  # the element was never reloaded: the listener's rate stayed
+    assert rate == 2  # the listener's rate stayed
     mp3 = await fetch_mp3(slow_stack.url, job_id, tmp_path / "restart.mp3")
-    assert await page.evaluate("state.feed.received") == mp3.stat().st_size  # every byte, none twice
     assert duration == pytest.approx(probe_duration(mp3), rel=0.02)
-    if back_when == "done":
-        assert audio_requests[-1].get("range") == f"bytes={held}-"
+    received, switched = await page.evaluate("[state.feed.received, Boolean(state.feed.switched)]")
+    if back_when == "running":  # the stream again, the held bytes skipped: every chunk's MP3 once, none twice
+        chunks = await chunk_mp3s(slow_stack, job_id)
+        assert all(c is not None for c in chunks)
+        assert not switched and received == sum(len(c) for c in chunks)
+    else:  # the stream's bytes are not the finished file's (one encode of the whole): no Range splice,
+        # the element plays the file itself from the played position, through the signed link
+        assert switched and received == held
+        assert "authorization" not in audio_requests[-1]
 
 
 async def axe(page: Page) -> list[dict]:
@@ -398,6 +429,10 @@ async def test_every_control_is_reachable_and_usable_by_keyboard(stack: Stack, p
     # before the page loads makes sure it is on before Enter is pressed.
     page.on("filechooser", lambda chooser: None)
     await page.goto(stack.url + "/")
+    # The engine list needs the key: its 401 opens the key box, and the key is typed from the keyboard.
+    await page.wait_for_selector("#key-box[open]")
+    await page.focus("#api-key")
+    await page.keyboard.type(KEY)
     await page.wait_for_selector("#engine option[value=fake]", state="attached")
     # The file chooser opens from the keyboard.
     await page.focus("#choose-file")
@@ -411,12 +446,15 @@ async def test_every_control_is_reachable_and_usable_by_keyboard(stack: Stack, p
     for control in ("choose-file", "article", "url", "format", "engine", "voice", "speed", "submit"):
         assert control in visited
 
-    # The key box opens with Enter; its field is then in the tab order; Enter in a field submits.
+    # The key box closes and opens with Enter; its field is then in the tab order; Enter in a field submits.
     await page.focus("#key-box summary")
     await page.keyboard.press("Enter")
+    assert await page.get_attribute("#key-box", "open") is None
+    await page.keyboard.press("Enter")
     assert await page.get_attribute("#key-box", "open") is not None
-    await page.focus("#api-key")
-    await page.keyboard.type(KEY)
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "api-key"
+    assert await page.input_value("#api-key") == KEY
     await page.focus("#article")
     await page.fill("#article", fresh("Typed and sent with the keyboard. Two sentences."))
     await page.focus("#engine")
@@ -479,53 +517,51 @@ async def test_docs_page_renders_every_operation_and_schema(stack: Stack, page: 
     assert "default_voice" in engines and "language" in engines  # items of an array of objects
     job = await page.inner_text("#schema-Job")
     assert "cancelled" in job and "hits" in job  # an enum and a nested object
-    assert await page.is_visible("#op-createSpeech >> text=unsupported_speed")
+    assert await page.is_visible("#op-createSpeech >> text=unsupported_response_format")  # an error code shown
     await shoot(page, "docs-page.png")
 
 
 async def test_transcript_and_chapters_from_marks(stack: Stack, page: Page) -> None:
-    """The page's side of captions: given a status JSON with `marks_url` and a marks.json of the
-    documented shape, the transcript and chapters show, the current sentence follows playback,
-    and a sentence or chapter seeks. Both answers are routed in the browser (the server side is
-    another module's); a 404 from marks.json shows nothing."""
-    sentences = ["First sentence of the test.", "A second one follows.", "The third is in chapter two.", "And a last."]
+    """The page's side of captions, against the API's own `marks.json` (fetched through the status
+    JSON's signed `marks_url`): the transcript and chapters show, the current sentence follows
+    playback, and a sentence or chapter seeks to where the file says it is. A 404 shows nothing."""
+    article = ("# Opening\n\nFirst sentence of the test. A second one follows.\n\n"
+               "# Chapter two\n\nThe third is in chapter two. And a last.")
     async with aiohttp.ClientSession(headers=BEARER) as http:
-        async with http.post(f"{stack.url}/v1/jobs", json={"text": fresh(" ".join(sentences)), "engine": "fake"}) as resp:
+        async with http.post(f"{stack.url}/v1/jobs", json={"text": fresh(article), "format": "markdown",
+                                                           "engine": "fake"}) as resp:
             job_id = (await resp.json())["id"]
         status = await wait_done(http, stack.url, job_id)
-    mp3_seconds = status["characters"] * 0.01  # the fake engine: 10 ms per character
-    step = mp3_seconds * 1000 / len(sentences)
-    marks = {"sentences": [{"start_ms": round(i * step), "end_ms": round((i + 1) * step), "text": t,
-                            "chapter": 0 if i < 2 else 1} for i, t in enumerate(sentences)],
-             "chapters": [{"title": "Opening", "start_ms": 0}, {"title": "Chapter two", "start_ms": round(2 * step)}]}
-    marks_url = f"/v1/jobs/{job_id}/marks.json"
-    found = {"marks": True}
+        assert status["status"] == "done"
+        async with http.get(f"{stack.url}/v1/jobs/{job_id}/marks.json") as resp:
+            assert resp.status == 200
+            marks = await resp.json()
+    sentences = [s["text"] for s in marks["sentences"]]
+    assert [c["title"] for c in marks["chapters"]] == ["Opening", "Chapter two"]
+    assert len(sentences) >= 4 and sentences[-1] == "And a last."
+    second = marks["chapters"][1]["start_ms"]
+    # The sentence playing at chapter two's start: the last one starting at or before it.
+    at_second = max(i for i, s in enumerate(marks["sentences"]) if s["start_ms"] <= second)
+    assert marks["sentences"][at_second]["chapter"] == 1
+    marks_gets: list[str] = []
+    page.on("request", lambda r: marks_gets.append(r.url) if URL(r.url).path.endswith("/marks.json") else None)
 
-    async def status_with_marks(route) -> None:
-        response = await route.fetch()
-        await route.fulfill(response=response, json={**await response.json(), "marks_url": marks_url})
-
-    async def marks_json(route) -> None:
-        assert route.request.headers.get("authorization") == f"Bearer {KEY}"
-        if found["marks"]:
-            await route.fulfill(json=marks)
-        else:
-            await route.fulfill(status=404, json={"error": {"code": "not_found", "message": "no captions"}})
-
-    await page.route(f"**/v1/jobs/{job_id}", status_with_marks)
-    await page.route(f"**{marks_url}", marks_json)
     await page.goto(f"{stack.url}/?job={job_id}")
     await page.fill("#api-key", KEY)  # the key box opened at the 401
     await page.dispatch_event("#api-key", "change")
     await page.wait_for_selector("#transcript:not([hidden]) .sentence")
     assert await page.locator(".sentence").all_inner_texts() == sentences
     assert await page.locator("#chapter-list button").count() == 2
+    assert "Chapter two" in (await page.text_content("#chapter-list li:nth-child(2) button") or "")
+    assert marks_gets and all(signed(url, f"/v1/jobs/{job_id}/marks.json") for url in marks_gets), marks_gets
 
     await page.click("#chapter-list li:nth-child(2) button")  # seeks to chapter two
-    await page.wait_for_function(f"Math.abs({PLAYER}.currentTime * 1000 - {marks['chapters'][1]['start_ms']}) < 150")
+    await page.wait_for_function(f"Math.abs({PLAYER}.currentTime * 1000 - {second}) < 150")
     await page.evaluate(f"{PLAYER}.pause()")
-    await page.wait_for_selector(".sentence[data-index='2'][aria-current=true]")
+    await page.wait_for_selector(f".sentence[data-index='{at_second}'][aria-current=true]")
     await page.click(".sentence[data-index='1']")
+    await page.wait_for_function(
+        f"Math.abs({PLAYER}.currentTime * 1000 - {marks['sentences'][1]['start_ms']}) < 150")
     await page.wait_for_selector(".sentence[data-index='1'][aria-current=true]")
     # One tab stop for the transcript; arrows move and Enter seeks.
     await page.focus(".sentence[data-index='1']")
@@ -538,7 +574,11 @@ async def test_transcript_and_chapters_from_marks(stack: Stack, page: Page) -> N
     assert await axe(page) == []
     await shoot(page, "web-page-transcript.png")
 
-    found["marks"] = False  # no captions for this job: nothing is shown
+    # A job whose marks are gone (404, routed in the browser: a finished job always has them): nothing shows.
+    async def gone(route) -> None:
+        await route.fulfill(status=404, json={"error": {"code": "not_found", "message": "no marks"}})
+
+    await page.route("**/marks.json*", gone)
     await page.reload()
     await page.fill("#api-key", KEY)
     await page.dispatch_event("#api-key", "change")

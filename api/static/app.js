@@ -23,6 +23,7 @@ const TERMINAL = ["done", "failed", "cancelled"];
 const FORMATS = { txt: "text", text: "text", md: "markdown", markdown: "markdown", html: "html", htm: "html" };
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000]; // then 8 s between tries
 const SEEK_MARGIN_S = 0.25; // a seek past the arrived audio lands this far before its end
+const KEY_PAUSE_MS = 300; // a typed key is tried once typing pauses this long
 
 const state = {
   engines: [],
@@ -117,7 +118,14 @@ class HttpError extends Error {
 
 // ---- engines, voices, article --------------------------------------------------------------
 
-async function loadEngines() {
+let enginesLoading = null; // one request for the engine list at a time
+
+function loadEngines() {
+  enginesLoading ??= fetchEngines().finally(() => { enginesLoading = null; });
+  return enginesLoading;
+}
+
+async function fetchEngines() {
   const resp = await fetch("/v1/engines", { headers: authHeaders() }).catch(() => null);
   if (!resp || !resp.ok) {
     showMessage(resp ? await errorText(resp) : "Could not reach the server for its engines.", true);
@@ -199,10 +207,21 @@ function setupKey() {
     else localStorage.removeItem(KEY_STORE);
     $("key-state").textContent = state.apiKey ? "(set)" : "(none)";
   };
-  $("api-key").addEventListener("input", sync);
+  // The engine list needs the key too: load it once one is typed (a pause in typing, or on change).
+  let typing = 0;
+  const enginesAgain = () => {
+    clearTimeout(typing);
+    if (!state.engines.length && state.apiKey) loadEngines();
+  };
+  $("api-key").addEventListener("input", () => {
+    sync();
+    clearTimeout(typing);
+    typing = setTimeout(enginesAgain, KEY_PAUSE_MS);
+  });
   $("remember-key").addEventListener("change", sync);
   // A shared link that needed a key: try again once one is typed.
   $("api-key").addEventListener("change", () => {
+    enginesAgain();
     const id = jobIdFromAddress();
     if (id && !state.job) openJob(id);
   });
@@ -447,6 +466,7 @@ class MseFeed {
     this.job = job;
     this.signal = signal;
     this.received = 0; // bytes appended so far (a resumed request starts after them)
+    this.fromFile = false; // whether they are the finished file's (else the live stream's)
     this.complete = false;
     this.pending = true;
     this.source = new MediaSource();
@@ -534,9 +554,12 @@ class MseFeed {
   }
 
   // One request: the rest of the finished file (Range), or the stream again from byte 0.
+  // The live stream is each chunk's own MP3 in turn, the finished file one encode of the whole:
+  // their bytes differ, so bytes held from the stream continue in the file by time, not by byte.
   async fetchOnce() {
     const headers = authHeaders();
     const done = state.status && state.status.status === "done";
+    if (this.received && done && !this.fromFile) return this.toFile();
     if (this.received && done) headers.Range = `bytes=${this.received}-`;
     const resp = await fetch(this.job.audio_url, { headers, signal: this.signal, cache: "no-store" });
     if (resp.status === 416 && this.received) { // nothing left to get
@@ -547,6 +570,12 @@ class MseFeed {
     connectionBack("audio");
     const range = /\/(\d+)$/.exec(resp.headers.get("Content-Range") || "");
     const length = resp.headers.get("Content-Length");
+    const file = resp.status === 206 || length !== null; // the finished file (the stream has no length)
+    if (this.received && file && !this.fromFile) { // the job finished between the drop and now
+      resp.body.cancel().catch(() => {});
+      return this.toFile();
+    }
+    this.fromFile = file;
     const total = resp.status === 206 && range ? Number(range[1]) : resp.status === 200 && length ? Number(length) : null;
     let skip = resp.status === 206 ? 0 : this.received; // a 200 starts at byte 0
     const reader = resp.body.getReader();
@@ -572,6 +601,14 @@ class MseFeed {
     this.stretch();
     updateLength();
     audioStarted();
+  }
+
+  // The rest from the finished file at the played position (the element loads it; rate kept).
+  toFile() {
+    this.switched = true;
+    switchToFile(this.player, this.job.audio_url, this.player.currentTime);
+    connectionBack("audio");
+    this.end();
   }
 
   end() {
@@ -837,14 +874,9 @@ function startJob(job, status) {
   else followEvents(job, ctrl.signal);
 }
 
+// The status JSON's links: audio and events are signed (they work without the key until they expire).
 function jobFromStatus(status) {
-  const statusUrl = status.status_url || `/v1/jobs/${status.id}`;
-  return {
-    id: status.id,
-    status_url: statusUrl,
-    audio_url: status.audio_url || `${statusUrl}/audio`,
-    events_url: status.events_url || `${statusUrl}/events`,
-  };
+  return { id: status.id, status_url: status.status_url, audio_url: status.audio_url, events_url: status.events_url };
 }
 
 // A job named in the address (a reload, a shared link or the recent list).
@@ -927,7 +959,9 @@ async function submit(ev) {
 
 async function cancel() {
   if (!state.job) return;
-  const resp = await fetch(state.job.status_url, { method: "DELETE", headers: authHeaders() }).catch(() => null);
+  // POST .../cancel, never DELETE: a job that finished meanwhile must not be deleted.
+  const resp = await fetch(`${state.job.status_url}/cancel`, { method: "POST", headers: authHeaders() })
+    .catch(() => null);
   if (!resp) showMessage("Could not reach the server to cancel.", true);
   else if (!resp.ok) showMessage(await errorText(resp), true);
 }
@@ -954,7 +988,7 @@ function setupPlayer() {
   player.addEventListener("timeupdate", highlightSentence);
   player.addEventListener("ended", () => announce("End of the recording."));
   player.addEventListener("durationchange", () => {
-    if (state.feed && state.feed.complete) $("stat-length").textContent = clock(player.duration);
+    if (state.feed && state.feed.complete) updateLength();
   });
 }
 
