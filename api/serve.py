@@ -25,11 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import redis
-
 from shared.config import Settings, load_settings
 from shared.engines import engine_threads
-from shared.redis_conn import embedded_url, ensure_embedded_redis, stop_embedded_redis
+from shared.redis_conn import answers, embedded_url, ensure_embedded_redis, stop_embedded_redis
 
 STOP_DEADLINE_S = 10.0  # the promise: everything gone this long after Ctrl-C or SIGTERM
 TERM_GRACE_S = 6.0  # children get this long to exit on SIGTERM before SIGKILL
@@ -122,7 +120,7 @@ class Supervisor:
             self.redis_url = self.settings.redis_url
             return
         url = embedded_url(self.settings.data_dir)
-        self.own_redis = not _answers(url)
+        self.own_redis = not answers(url)
         self.redis_url = ensure_embedded_redis(self.settings.data_dir)
 
     def redis_pid(self) -> int | None:
@@ -213,16 +211,6 @@ class Supervisor:
         self.say(f"stopped in {time.monotonic() - started:.1f} s")
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-
-
-def _answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
-        return False
-    finally:
-        client.close()
 
 
 def _wait_gone(pid: int, deadline: float) -> None:

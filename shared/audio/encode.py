@@ -16,10 +16,16 @@ def pcm_to_mp3(pcm: bytes, sample_rate: int, bitrate_kbps: int = 64) -> bytes:
     """
     if not pcm:
         pcm = bytes(2 * (sample_rate // 20))
+    encoder = mono_encoder(sample_rate, bitrate_kbps)
+    return bytes(encoder.encode(pcm) + encoder.flush())
+
+
+def mono_encoder(sample_rate: int, bitrate_kbps: int = 64) -> lameenc.Encoder:
+    """A lameenc encoder for 16-bit mono PCM at `sample_rate`, constant `bitrate_kbps`."""
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(bitrate_kbps)
     encoder.set_in_sample_rate(sample_rate)
     encoder.set_out_sample_rate(sample_rate)
     encoder.set_channels(1)
     encoder.set_quality(_QUALITY)
-    return bytes(encoder.encode(pcm) + encoder.flush())
+    return encoder

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import lameenc
 
-from shared.audio.encode import _QUALITY
+from shared.audio.encode import mono_encoder
 from shared.audio.id3 import Chapter, id3_tag
 from shared.audio.mp3 import FrameHeader, parse_header
 from shared.audio.rendered import RenderedChunk, Timing
@@ -99,16 +99,6 @@ def _title(sentences: list[Sentence], chapter_titles: list[str], job_title: str 
     return head + ("…" if len(words) > _TITLE_WORDS else "") if head else "Untitled article"
 
 
-def _encoder(sample_rate: int, bitrate_kbps: int) -> lameenc.Encoder:
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(bitrate_kbps)
-    encoder.set_in_sample_rate(sample_rate)
-    encoder.set_out_sample_rate(sample_rate)
-    encoder.set_channels(1)
-    encoder.set_quality(_QUALITY)
-    return encoder
-
-
 async def write_finished(
     storage: Storage,
     job_id: str,
@@ -134,7 +124,7 @@ async def write_finished(
                 chunk = await load(index)
                 if encoder is None:
                     rate = chunk.sample_rate
-                    encoder = _encoder(rate, bitrate_kbps)
+                    encoder = mono_encoder(rate, bitrate_kbps)
                 if chunk.sample_rate != rate:
                     raise ValueError(f"chunk {index} is {chunk.sample_rate} Hz, chunk 0 is {rate} Hz")
                 if len(chunk.sentences) != len(chunk_sentences):
