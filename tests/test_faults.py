@@ -317,3 +317,54 @@ async def test_redis_unreachable_past_retries_is_a_503_not_a_500() -> None:
         assert resp.status == 503
         assert (await resp.json())["error"]["code"] == "store_unavailable"
         assert int(resp.headers["Retry-After"]) > 0
+
+
+# --- Finished files that cannot be written ------------------------------------------------
+
+
+def block_finished_files(logs: Path) -> Path:
+    """A plain file where the directory storage keeps finished articles (`jobs/`): every write
+    of a finished file fails with an OSError, while chunks (`chunks/`) are stored as usual."""
+    blocker = logs / "data" / "store" / "jobs"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"not a directory")
+    return blocker
+
+
+async def test_finished_files_that_cannot_be_written_wait_for_the_storage_then_the_job_is_done(
+        stacks, redis_url, tmp_path, http) -> None:
+    blocker = block_finished_files(tmp_path / "logs")
+    # One try per step: only a storage error that costs no try can leave this job alive.
+    s = new_stack(stacks, redis_url, tmp_path / "logs", READOUT_STORE_FAIL_AFTER="120",
+                  READOUT_CHUNK_MAX_TRIES="1").start(workers=1)
+    job = await submit(http, s.url, fresh(SHORT))
+    # Every chunk lands, yet the job is not done: its finished file cannot be written.
+    deadline = time.monotonic() + 60
+    while True:
+        current = await get_status(http, s.url, job["id"])
+        if (current["chunks"]["total"] or 0) > 0 and current["chunks"]["done"] == current["chunks"]["total"]:
+            break
+        assert current["status"] in ("queued", "running") and time.monotonic() < deadline, current
+        await asyncio.sleep(0.05)
+    assert await until(lambda: "store error; step retried" in s.read_logs(), timeout=30)
+    assert (await get_status(http, s.url, job["id"]))["status"] == "running"
+    blocker.unlink()  # the storage is back
+    final = await wait_done(http, s.url, job["id"])
+    assert final["status"] == "done", (final, s.read_logs())
+    async with http.get(s.url + final["audio_url"]) as resp:
+        assert resp.status == 200 and len(await resp.read()) == final["audio"]["bytes"] > 0
+    assert all(p.poll() is None for p in [s.api, *s.workers])
+
+
+async def test_finished_files_that_stay_unwritable_fail_the_job_with_a_code(stacks, redis_url, tmp_path, http) -> None:
+    block_finished_files(tmp_path / "logs")
+    s = new_stack(stacks, redis_url, tmp_path / "logs", READOUT_STORE_FAIL_AFTER="2").start(workers=1)
+    job = await submit(http, s.url, fresh(SHORT))
+    with pytest.raises(aiohttp.ClientPayloadError):  # the running job's stream is cut, never ended cleanly
+        async with http.get(s.url + job["audio_url"]) as resp:
+            assert resp.status == 200
+            await resp.read()
+    [final] = await wait_terminal(http, s.url, [job["id"]], timeout=60)
+    assert final["status"] == "failed" and final["error"]["code"] == "store_unavailable", final
+    assert final["chunks"]["done"] == final["chunks"]["total"]  # every chunk was there: the finishing failed
+    assert all(p.poll() is None for p in [s.api, *s.workers])

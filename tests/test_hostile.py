@@ -15,18 +15,18 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
-import redis as sync_redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.errors import ApiError, json_errors
-from shared import keys
 from shared.text.cleaning import clean_text
 from tests.conftest import CORPUS, RedisServer, free_port
+from tests.seaweed import SeaweedS3
 from tests.stack import Stack
 from tests.test_service_e2e import fresh, wait_done
 
@@ -115,7 +115,7 @@ CASES: list[tuple[str, str, str, dict[str, bytes | str], bytes, int, str | None]
     ("json-number-jobs", "POST", "/v1/jobs", {**AUTH, **JSON}, LONG_NUMBER, 400, "number_too_long"),
     ("json-number-speech", "POST", "/v1/audio/speech", {**AUTH, **JSON}, SPEECH_LONG_NUMBER, 400, "number_too_long"),
     ("json-exponent", "POST", "/v1/audio/speech", {**AUTH, **JSON},
-     b'{"model": "tts-1", "voice": "alloy", "input": "hi", "speed": 1e99999}', 400, "unsupported_speed"),
+     b'{"model": "tts-1", "voice": "alloy", "input": "hi", "speed": 1e99999}', 400, "invalid_parameter"),
     ("json-not-utf8", "POST", "/v1/audio/speech", {**AUTH, **JSON}, b'{"input": "\xff"}', 400, "invalid_utf8"),
     ("static-long-name", "GET", "/static/" + "a" * 300, {}, b"", 404, "not_found"),
     ("static-long-path", "GET", "/static/" + "/".join(["b" * 200] * 30), {}, b"", 404, "not_found"),
@@ -178,7 +178,7 @@ def test_a_body_that_never_arrives_is_a_408(stack: Stack) -> None:
 
 
 def test_405_names_the_allowed_methods(stack: Stack) -> None:
-    for path, allowed in (("/v1/stats", {"GET", "HEAD"}), ("/v1/jobs", {"POST"}), ("/healthz", {"GET", "HEAD"})):
+    for path, allowed in (("/v1/stats", {"GET", "HEAD"}), ("/v1/jobs", {"GET", "HEAD", "POST"}), ("/healthz", {"GET", "HEAD"})):
         got, headers, body = parse(exchange(stack.port, request("PUT", path, AUTH)))
         assert got == 405
         assert set(headers["allow"].split(",")) == allowed
@@ -351,35 +351,51 @@ async def test_streams_of_a_job_that_never_moves_are_cut(tmp_path) -> None:
         own.kill()
 
 
-def test_a_chunk_evicted_during_a_download_cuts_it(stack: Stack, redis_server: RedisServer) -> None:
-    """A finished job's file is served piece by piece with Content-Length; a piece that left the
-    cache meanwhile cuts the download (short body), never a 410 written inside the 200."""
-    article = fresh((CORPUS / "federalist-10.txt").read_text(encoding="utf-8") * 2)
+def test_storage_failing_during_a_download_cuts_it(tmp_path: Path) -> None:
+    """A finished job's file proxied from S3 goes out with Content-Length; storage that fails
+    meanwhile cuts the download (short body), never an error response written inside the 200."""
+    own = RedisServer(port=free_port(), dir=tmp_path / "redis")  # the module stack's worker must not take these jobs
+    own.dir.mkdir()
+    own.start()
+    (tmp_path / "s3").mkdir()
+    s3 = SeaweedS3(tmp_path / "s3")  # this test's own S3 server: it is killed half-way
+    s3.start()
+    s = Stack(own.url, free_port(), tmp_path / "logs", env={
+        "READOUT_FAKE_ENGINE": "1", "READOUT_DEFAULT_ENGINE": "fake", "READOUT_API_KEYS": f"hostile:{KEY}",
+        **s3.env(prefix="cut"),
+    })
+    try:
+        s.start(workers=1)
+        article = fresh((CORPUS / "federalist-10.txt").read_text(encoding="utf-8") * 4)
 
-    async def make() -> str:
-        async with aiohttp.ClientSession(headers=AUTH) as http:
-            async with http.post(stack.url + "/v1/jobs", json={"text": article}) as r:
-                job = await r.json()
-            assert (await wait_done(http, stack.url, job["id"], timeout=120))["status"] == "done"
-            return job["id"]
+        async def make() -> str:
+            async with aiohttp.ClientSession(headers=AUTH) as http:
+                async with http.post(s.url + "/v1/jobs", json={"text": article}) as r:
+                    job = await r.json()
+                assert (await wait_done(http, s.url, job["id"], timeout=300))["status"] == "done"
+                return job["id"]
 
-    job_id = asyncio.run(make())
-    client = sync_redis.Redis.from_url(redis_server.url)
-    last = client.lrange(keys.job_chunks(job_id), -1, -1)[0].decode()
-    with socket.socket() as conn:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader: the server must wait on us
-        conn.settimeout(20)
-        conn.connect(("127.0.0.1", stack.port))
-        conn.sendall(request("GET", f"/v1/jobs/{job_id}/audio", AUTH))
-        answer = conn.recv(4096)
-        client.delete(keys.audio(last))  # evicted while the download is under way
-        try:
-            while piece := conn.recv(4096):
-                answer += piece
-        except ConnectionResetError:
-            pass
-    client.close()
-    status, headers, body = parse(answer)
-    assert status == 200
-    assert answer.count(b"HTTP/1.1") == 1 and b'"audio_expired"' not in answer
-    assert len(body) < int(headers["content-length"]), (len(body), headers["content-length"])
+        job_id = asyncio.run(make())
+        with socket.socket() as conn:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader: the server must wait on us
+            conn.settimeout(30)
+            conn.connect(("127.0.0.1", s.port))
+            conn.sendall(request("GET", f"/v1/jobs/{job_id}/audio", AUTH))
+            answer = conn.recv(4096)
+            s3.proc.kill()  # the storage goes away while the download is under way
+            s3.proc.wait()
+            try:
+                while piece := conn.recv(65536):
+                    answer += piece
+            except ConnectionResetError:
+                pass
+        status, headers, body = parse(answer)
+        assert status == 200
+        assert answer.count(b"HTTP/1.1") == 1 and b'"error"' not in answer
+        assert len(body) < int(headers["content-length"]), (len(body), headers["content-length"])
+        assert "storage read failed" in s.read_logs()
+        print(f"\nS3 killed during a download: {len(body)} of {headers['content-length']} bytes sent, then cut")
+    finally:
+        s.stop()
+        s3.stop()
+        own.kill()

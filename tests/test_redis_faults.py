@@ -25,6 +25,7 @@ import pytest
 import redis as sync_redis
 
 from shared import keys
+from tests.chunks import chunk_mp3s
 from tests.conftest import CORPUS, RedisServer, free_port
 from tests.stack import Stack, until
 from tests.test_faults import wait_terminal
@@ -110,7 +111,11 @@ async def check_clients(http: aiohttp.ClientSession, s: Stack, clients: list[Cli
             assert resp.status == 200
             whole = await resp.read()
         got = c.path.read_bytes()
-        assert got == whole, f"curl exited 0 with {len(got)} of {len(whole)} bytes"
+        # A stream of a running job is its chunks' MP3s one after another; once done, the finished file.
+        pieces = await chunk_mp3s(s, c.job_id)
+        streamed = b"".join(p for p in pieces if p is not None) if None not in pieces else None
+        assert got in (whole, streamed), f"curl exited 0 with {len(got)} bytes: not the {len(whole)}-byte file " \
+                                         f"nor its chunks ({len(streamed or b'')} bytes)"
         assert decodes_cleanly(c.path)
     return codes
 

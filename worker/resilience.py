@@ -35,7 +35,7 @@ BACKOFF_MAX_S = 5.0
 PROBE_EVERY_S = 1.0
 IN_PROGRESS = "arq:in-progress:"
 PROBE_KEY = "readout:store-probe"
-_READOUT_JOB = re.compile(r"^(?:article|chunk):([0-9a-f]{32})(?::\d+)?$")
+_READOUT_JOB = re.compile(r"^(?:article|chunk|finish):([0-9a-f]{32})(?::\d+)?$")
 STORE_ERRORS = (RedisError, OSError)
 
 

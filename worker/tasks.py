@@ -42,6 +42,7 @@ log = logging.getLogger("readout.worker")
 T = TypeVar("T")
 STORE_BACKOFF_MIN_S = 0.1
 STORE_BACKOFF_MAX_S = 5.0
+FINISHING = -1  # the step index `_guarded` is given for the finishing job
 
 
 @dataclass
@@ -76,62 +77,63 @@ async def chunk_job(ctx: dict[str, Any], job_id: str, index: int) -> str:
 async def finish_article(ctx: dict[str, Any], job_id: str) -> str:
     """Write the finished files and flip the job to done (enqueued by the last chunk to land).
 
-    A job of its own, with `finish_timeout_s`: encoding a long article takes longer than a
-    chunk may. Storage trouble is retried like a chunk's; anything else fails the job (a
-    job that cannot be finished must not stay running).
+    Guarded like a chunk step (store errors ridden out, storage trouble retried), with
+    `finish_timeout_s`: encoding a long article takes longer than a chunk may. Anything else
+    fails the job too: a job that cannot be finished must not stay running.
     """
     rt: Runtime = ctx["rt"]
-    tries = ctx.get("job_try", 1)
     try:
-        async with asyncio.timeout(rt.settings.finish_timeout_s):
-            await _finish_article(rt, job_id)
-            return "finished"
-    except (ChunkWaitTimeout, TimeoutError, RedisError, OSError, BotoCoreError, ClientError, EngineError) as exc:
-        if tries < rt.settings.chunk_max_tries and not (isinstance(exc, EngineError) and not exc.retryable):
-            raise _retry(job_id, -1, tries, exc) from exc
-        return await _fail(rt, job_id, f"writing the finished files failed after {tries} tries: {exc!r}", "finish_failed")
+        return await _guarded(ctx, job_id, FINISHING, _finish_step, timeout_s=rt.settings.finish_timeout_s)
+    except Retry:
+        raise
     except Exception as exc:
         log.exception("finishing failed", extra={"job_id": job_id})
         return await _fail(rt, job_id, f"writing the finished files failed: {exc!r}", "finish_failed")
 
 
+async def _finish_step(ctx: dict[str, Any], job_id: str, _index: int) -> str:
+    await _finish_article(ctx["rt"], job_id)
+    return "finished"
+
+
 async def _guarded(
-    ctx: dict[str, Any], job_id: str, index: int, step: Callable[[dict[str, Any], str, int], Awaitable[str]]
+    ctx: dict[str, Any], job_id: str, index: int, step: Callable[[dict[str, Any], str, int], Awaitable[str]],
+    *, timeout_s: float | None = None,
 ) -> str:
     """Run one job step so that no failure leaves the job hanging.
 
-    A step gets `chunk_timeout_s`, enforced here (ARQ does not retry its own timeouts).
-    Transient trouble (a provider that throttles, a waiter that gave up, the chunk storage
-    going away, a timeout) is retried with backoff up to `chunk_max_tries`; then, or on a
-    permanent provider error, the job fails with an error naming the engine and the chunk. A
-    job store that fails (Redis away, full, read-only) is retried here, with capped backoff and
-    without spending a try, for up to `store_fail_after_s`; then the job fails `store_full` or
-    `store_unavailable`.
+    A step gets `chunk_timeout_s` (or `timeout_s`), enforced here (ARQ does not retry its own
+    timeouts). Transient trouble (a provider that throttles, a waiter that gave up, the chunk
+    storage going away, a timeout) is retried with backoff up to `chunk_max_tries`; then, or on
+    a permanent provider error, the job fails with an error naming the engine and the chunk
+    (`chunk_failed`, or `finish_failed` for the finishing step). A job store that fails (Redis
+    away, full, read-only) is retried here, with capped backoff and without spending a try,
+    for up to `store_fail_after_s`; then the job fails `store_full` or `store_unavailable`.
     """
     rt: Runtime = ctx["rt"]
     tries = ctx.get("job_try", 1)
     more = tries < rt.settings.chunk_max_tries
+    what, failed = ("finishing", "finish_failed") if index == FINISHING else (f"chunk {index}", "chunk_failed")
     store_since: float | None = None
     delay = STORE_BACKOFF_MIN_S
     while True:
         try:
-            async with asyncio.timeout(rt.settings.chunk_timeout_s):
+            async with asyncio.timeout(timeout_s or rt.settings.chunk_timeout_s):
                 return await step(ctx, job_id, index)
         except EngineError as exc:
             if exc.retryable and more:
                 raise _retry(job_id, index, tries, exc) from exc
-            return await _fail(rt, job_id, f"engine {exc.engine} failed on chunk {index}: {exc}", exc.code)
+            return await _fail(rt, job_id, f"engine {exc.engine} failed on {what}: {exc}", exc.code)
         except (ChunkWaitTimeout, TimeoutError, BotoCoreError, ClientError) as exc:
             if more:
                 raise _retry(job_id, index, tries, exc) from exc
-            return await _fail(rt, job_id, f"chunk {index} did not complete after {tries} tries: {exc!r}",
-                               "chunk_failed")
+            return await _fail(rt, job_id, f"{what} did not complete after {tries} tries: {exc!r}", failed)
         except (RedisError, OSError) as exc:
             now = time.monotonic()
             store_since = store_since or now
             if now - store_since >= rt.settings.store_fail_after_s:
                 code = store_error_code(exc)
-                return await _fail(rt, job_id, f"chunk {index}: the job store failed for over "
+                return await _fail(rt, job_id, f"{what}: the job store failed for over "
                                    f"{rt.settings.store_fail_after_s:g} s ({type(exc).__name__})", code)
             log.warning("store error; step retried", extra={"job_id": job_id, "chunk": index,
                                                             "error": type(exc).__name__, "retry_in": delay})
@@ -391,8 +393,8 @@ async def _finish_article(rt: Runtime, job_id: str) -> None:
         sentences: list[list[Sentence]] = []
         for index in range(job.total):
             chunk_sentences = await jobs.chunk_sentences(rt.redis, job_id, index)
-            if chunk_sentences is None:
-                raise OSError(f"the sentences of chunk {index} are gone")
+            if chunk_sentences is None:  # not a store error to wait out: the job's data is gone
+                raise LookupError(f"the sentences of chunk {index} are gone")
             sentences.append(chunk_sentences)
         chapters = await jobs.job_chapters(rt.redis, job_id)
 
