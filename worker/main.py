@@ -38,10 +38,13 @@ def worker_concurrency() -> int:
     return local_slots(SETTINGS.default_engine, SETTINGS) or NETWORK_WORKER_CONCURRENCY
 
 
-# ARQ's own timeout and try limit are only backstops: worker.tasks enforces chunk_timeout_s and
-# chunk_max_tries, and rides out store errors for store_fail_after_s; ARQ must never end a job
-# on its own (a job it drops is a Readout job left `running`).
-JOB_TIMEOUT_S = SETTINGS.chunk_timeout_s + SETTINGS.store_fail_after_s + 60
+# ARQ must never end a job on its own: a job ARQ times out is marked failed in ARQ and never
+# retried, so its Readout job would stay `running` for good. worker.tasks bounds every step
+# itself (chunk_timeout_s, finish_timeout_s, store_fail_after_s, chunk_max_tries) and hands a
+# job back to the queue (Retry) when it cannot even record a failure, which only a frozen
+# Redis can delay, without limit. So ARQ's timeout is set out of reach (a week), and dead
+# workers are found by heartbeats (worker.liveness), not by ARQ's in-progress key expiring.
+JOB_TIMEOUT_S = 7 * 24 * 3600
 ARQ_MAX_TRIES = 1000
 
 
@@ -132,8 +135,7 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(article_job, name="article_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
         func(chunk_job, name="chunk_job", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
-        func(finish_article, name="finish_article", timeout=SETTINGS.finish_timeout_s + SETTINGS.store_fail_after_s + 60,
-             max_tries=ARQ_MAX_TRIES, keep_result=60),
+        func(finish_article, name="finish_article", timeout=JOB_TIMEOUT_S, max_tries=ARQ_MAX_TRIES, keep_result=60),
     ]
     redis_settings = arq_redis_settings(REDIS_URL)
     on_startup = startup
