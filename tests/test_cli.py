@@ -15,7 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -364,6 +365,19 @@ def test_jobs_lists_the_callers_jobs_or_says_the_server_has_no_list(stack: Stack
         assert "no job list" in assert_clean_failure(out, 1)
 
 
+@asynccontextmanager
+async def local_server(app: web.Application) -> AsyncIterator[int]:
+    """`app` served on a free loopback port for the block; yields the port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_url_argument_is_sent_as_url_with_the_options(tmp_path: Path) -> None:
     """The body POST /v1/jobs gets for `readout submit https://...` (recorded by a local aiohttp server)."""
     seen: list[dict] = []
@@ -374,18 +388,12 @@ async def test_a_url_argument_is_sent_as_url_with_the_options(tmp_path: Path) ->
 
     app = web.Application()
     app.router.add_post("/v1/jobs", create)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with local_server(app) as port:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "api.cli", "--url", f"http://127.0.0.1:{port}", "submit",
             "https://example.org/post?id=1", "--engine", "espeak", "--voice", "en-gb", "--speed", "1.25",
             cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = await proc.communicate()
-    finally:
-        await runner.cleanup()
     assert proc.returncode == 0, stderr
     assert json.loads(stdout)["id"] == "a" * 32
     assert seen == [{"url": "https://example.org/post?id=1", "engine": "espeak", "voice": "en-gb", "speed": 1.25}]
@@ -427,18 +435,12 @@ async def test_a_download_cut_mid_file_resumes_with_a_range_request(stack: Stack
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with local_server(app) as port:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "api.cli", "--url", f"http://127.0.0.1:{port}", "download", job_id,
             "-o", str(tmp_path / "resumed.mp3"), "--json", cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE)
         stdout, stderr = await proc.communicate()
-    finally:
-        await runner.cleanup()
     assert proc.returncode == 0 and b"Traceback" not in stderr, stderr
     assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None
     held = int(ranges[1].removeprefix("bytes=").rstrip("-"))
